@@ -1,0 +1,37 @@
+// mshare-vmm: the command-line entry point. Each subcommand lives in its own
+// file under vmm/app/ and registers itself here.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include <mvmm/common/error.hpp>
+#include <mvmm/common/log.hpp>
+#include <mvmm/config/vm_config.hpp>
+
+int main(int argc, char** argv) {
+    CLI::App app{"mshare-vmm: a small VMM for studying page-table sharing (mshare) in Linux"};
+    app.require_subcommand(1);
+    bool verbose = false;
+    app.add_flag("-v,--verbose", verbose, "Log debug messages");
+
+    auto* check = app.add_subcommand("check-config", "Validate a VM config file and print it");
+    std::string config_path;
+    check->add_option("config", config_path, "VM config file (JSON)")->required();
+
+    CLI11_PARSE(app, argc, argv);
+    if (verbose) {
+        mvmm::log::set_level(mvmm::log::Level::debug);
+    }
+    try {
+        if (*check) {
+            const auto config = mvmm::load_vm_config(config_path);
+            std::cout << mvmm::to_json(config).dump(2) << "\n";
+            return 0;
+        }
+    } catch (const mvmm::Error& e) {
+        std::fprintf(stderr, "mshare-vmm: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
