@@ -33,9 +33,9 @@ std::string_view qmp_event_name(EngineEvent::Kind kind) {
         case EngineEvent::Kind::panic:
             return "GUEST_PANICKED";
         case EngineEvent::Kind::engine_crash:
-            return "MSHARE_VMM_ENGINE_CRASH";
+            return "MSHARE_ENGINE_CRASH";
         case EngineEvent::Kind::boot_complete:
-            return "MSHARE_VMM_BOOT_COMPLETE";
+            return "MSHARE_BOOT_COMPLETE";
     }
     return "UNKNOWN";
 }

@@ -43,7 +43,7 @@ struct EngineEvent {
 };
 
 // The QMP event name: "STOP", "RESUME", "RESET", "SHUTDOWN", "GUEST_PANICKED",
-// and the project's own names for the rest (see docs/control-protocol.md).
+// and for the project's own events MSHARE_<NAME> (see docs/control-protocol.md).
 std::string_view qmp_event_name(EngineEvent::Kind kind);
 
 }  // namespace mvmm
