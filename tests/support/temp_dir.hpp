@@ -11,7 +11,7 @@
 namespace mvmm::test {
 
 class TempDir {
-public:
+  public:
     TempDir() {
         std::string templ = (std::filesystem::temp_directory_path() / "mvmm-test-XXXXXX").string();
         if (::mkdtemp(templ.data()) == nullptr) {
@@ -36,7 +36,7 @@ public:
         return file;
     }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

@@ -9,7 +9,7 @@ namespace mvmm {
 namespace {
 
 class ConfigTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_.write("images/bzImage", "kernel");
         dir_.write("images/initramfs.cpio", "initramfs");
@@ -73,9 +73,9 @@ TEST_F(ConfigTest, UnknownKeyNamesItsJsonPath) {
 
 TEST_F(ConfigTest, MissingFileNamesThePath) {
     const auto e = error_of(R"({"kernel": "../images/nope"})");
-    EXPECT_NE(e.find("/kernel: file '" + (dir_.path() / "images/nope").string() +
-                     "' does not exist"),
-              std::string::npos)
+    EXPECT_NE(
+        e.find("/kernel: file '" + (dir_.path() / "images/nope").string() + "' does not exist"),
+        std::string::npos)
         << e;
     EXPECT_NE(error_of(R"({"kernel": "../images"})").find("is a directory"), std::string::npos);
     EXPECT_NE(error_of(R"({"cmdline": ""})").find("/kernel: is required"), std::string::npos);
@@ -85,8 +85,7 @@ TEST_F(ConfigTest, OutOfRangeNamesFieldAndRange) {
     const auto e = error_of(R"({"kernel": "../images/bzImage", "vcpus": 0})");
     EXPECT_NE(e.find("/vcpus: 0 is out of range (allowed: 1 to 64)"), std::string::npos) << e;
     const auto m = error_of(R"({"kernel": "../images/bzImage", "memory_mib": -5})");
-    EXPECT_NE(m.find("/memory_mib: -5 is out of range (allowed: 64 to 1048576)"),
-              std::string::npos)
+    EXPECT_NE(m.find("/memory_mib: -5 is out of range (allowed: 64 to 1048576)"), std::string::npos)
         << m;
     const auto f = error_of(R"({"kernel": "../images/bzImage", "vcpus": 1.5})");
     EXPECT_NE(f.find("/vcpus: must be an integer from 1 to 64"), std::string::npos) << f;

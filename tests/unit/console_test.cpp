@@ -13,8 +13,8 @@ namespace {
 
 TEST(ConsoleSink, WritesLogKeepsTailAndReportsLines) {
     test::TempDir dir;
-    ConsoleSink sink({.log_file = dir.path() / "console.log", .echo_stdout = false,
-                      .tail_lines = 2});
+    ConsoleSink sink(
+        {.log_file = dir.path() / "console.log", .echo_stdout = false, .tail_lines = 2});
     std::vector<std::string> seen;
     sink.set_line_watcher([&](std::string_view line) { seen.emplace_back(line); });
     sink.write("one\r\ntw");

@@ -29,7 +29,7 @@ TEST(RamLayout, RamAbove3GiBContinuesAt4GiB) {
     EXPECT_EQ(layout.ranges()[1], (RamRange{4 * kGiB, 2 * kGiB, 3 * kGiB}));
     EXPECT_EQ(layout.backing_size(), 5 * kGiB);
     EXPECT_EQ(layout.end_gpa(), 6 * kGiB);
-    EXPECT_FALSE(layout.contains(3 * kGiB, 1));  // the hole
+    EXPECT_FALSE(layout.contains(3 * kGiB, 1));      // the hole
     EXPECT_FALSE(layout.contains(3 * kGiB - 4, 8));  // straddles the hole's start
     EXPECT_EQ(layout.offset_of(4 * kGiB + 16, 8), 3 * kGiB + 16);
 }
@@ -47,14 +47,14 @@ TEST(PhysView, ReadsAreBoundsChecked) {
         backing[i] = static_cast<std::byte>(i & 0xff);
     }
     // Two ranges: gpa [0, 4K) at offset 0 and gpa [8K, 16K) at offset 4K.
-    const PhysView view(backing, RamLayout({{0, kPageSize, 0}, {2 * kPageSize, 2 * kPageSize,
-                                                                 kPageSize}}));
+    const PhysView view(backing,
+                        RamLayout({{0, kPageSize, 0}, {2 * kPageSize, 2 * kPageSize, kPageSize}}));
     std::array<std::byte, 4> out{};
     EXPECT_TRUE(view.read(4092, out));
     EXPECT_EQ(out[0], std::byte{0xfc});
-    EXPECT_FALSE(view.read(4094, out));  // runs into the gap
+    EXPECT_FALSE(view.read(4094, out));               // runs into the gap
     EXPECT_FALSE(view.read(4 * kPageSize - 2, out));  // runs past the end
-    EXPECT_FALSE(view.read(~0ULL - 1, out));  // wraps
+    EXPECT_FALSE(view.read(~0ULL - 1, out));          // wraps
     EXPECT_EQ(view.read_as<std::uint8_t>(2 * kPageSize), std::uint8_t{0});
     EXPECT_EQ(view.page(2 * kPageSize + 100).size(), kPageSize);
     EXPECT_EQ(view.page(kPageSize).size(), 0U);
@@ -64,7 +64,7 @@ TEST(PhysView, ReadsAreBoundsChecked) {
 TEST(PhysView, ReadsAcrossAdjacentRanges) {
     std::vector<std::byte> backing(2 * kPageSize);
     backing[2 * kPageSize - 1] = std::byte{1};  // last byte of gpa range [0, 4K)
-    backing[0] = std::byte{2};                   // first byte of gpa range [4K, 8K)
+    backing[0] = std::byte{2};                  // first byte of gpa range [4K, 8K)
     // Adjacent in gpa, reversed in the backing.
     const PhysView view(backing, RamLayout({{0, kPageSize, kPageSize}, {kPageSize, kPageSize, 0}}));
     std::array<std::byte, 2> out{};

@@ -1,15 +1,16 @@
 // mshare-vmm: the command-line entry point. Each subcommand lives in its own
 // file under vmm/app/ and registers itself here.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include <mvmm/common/error.hpp>
 #include <mvmm/common/log.hpp>
 #include <mvmm/config/vm_config.hpp>
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_cli(int argc, char** argv) {
     CLI::App app{"mshare-vmm: a small VMM for studying page-table sharing (mshare) in Linux"};
     app.require_subcommand(1);
     bool verbose = false;
@@ -34,4 +35,15 @@ int main(int argc, char** argv) {
         return 1;
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run_cli(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mshare-vmm: %s\n", e.what());
+        return 1;
+    }
 }

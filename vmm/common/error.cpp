@@ -1,8 +1,7 @@
-#include <mvmm/common/error.hpp>
-
 #include <cerrno>
 #include <cstring>
 
+#include <mvmm/common/error.hpp>
 #include <mvmm/common/strings.hpp>
 
 namespace mvmm {
@@ -14,8 +13,12 @@ std::string errno_text(int err) {
     return text;
 }
 
-void throw_errno(std::string_view what) { throw_errno(what, errno); }
+void throw_errno(std::string_view what) {
+    throw_errno(what, errno);
+}
 
-void throw_errno(std::string_view what, int err) { throw Error(cat(what, ": ", errno_text(err))); }
+void throw_errno(std::string_view what, int err) {
+    throw Error(cat(what, ": ", errno_text(err)));
+}
 
 }  // namespace mvmm

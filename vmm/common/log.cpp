@@ -1,11 +1,10 @@
-#include <mvmm/common/log.hpp>
-
 #include <array>
 #include <atomic>
 #include <cstdio>
 #include <mutex>
 
 #include <mvmm/common/clock.hpp>
+#include <mvmm/common/log.hpp>
 
 namespace mvmm::log {
 namespace {
@@ -31,9 +30,13 @@ const char* level_name(Level level) {
 
 }  // namespace
 
-void set_level(Level level) { g_level.store(level); }
+void set_level(Level level) {
+    g_level.store(level);
+}
 
-Level level() { return g_level.load(std::memory_order_relaxed); }
+Level level() {
+    return g_level.load(std::memory_order_relaxed);
+}
 
 void write(Level lvl, std::string_view component, std::string_view message) {
     const std::lock_guard lock(g_mutex);

@@ -1,8 +1,7 @@
-#include <mvmm/common/mapping.hpp>
-
 #include <sys/mman.h>
 
 #include <mvmm/common/error.hpp>
+#include <mvmm/common/mapping.hpp>
 #include <mvmm/common/strings.hpp>
 
 namespace mvmm {

@@ -1,12 +1,11 @@
-#include <mvmm/common/runtime_dir.hpp>
+#include <cerrno>
+#include <cstdlib>
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdlib>
-
 #include <mvmm/common/error.hpp>
+#include <mvmm/common/runtime_dir.hpp>
 #include <mvmm/common/strings.hpp>
 
 namespace mvmm {
@@ -22,8 +21,8 @@ void make_private(const std::filesystem::path& dir) {
         throw_errno(cat("runtime folder ", quote(dir.string())));
     }
     if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
-        throw Error(cat("runtime folder ", quote(dir.string()),
-                        ": not a folder owned by this user"));
+        throw Error(
+            cat("runtime folder ", quote(dir.string()), ": not a folder owned by this user"));
     }
     if ((st.st_mode & 0077) != 0 && ::chmod(dir.c_str(), 0700) != 0) {
         throw_errno(cat("runtime folder ", quote(dir.string()), ": chmod 0700"));

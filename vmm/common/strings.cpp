@@ -1,7 +1,7 @@
-#include <mvmm/common/strings.hpp>
-
 #include <array>
 #include <cstdio>
+
+#include <mvmm/common/strings.hpp>
 
 namespace mvmm {
 

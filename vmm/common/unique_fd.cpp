@@ -1,6 +1,6 @@
-#include <mvmm/common/unique_fd.hpp>
-
 #include <unistd.h>
+
+#include <mvmm/common/unique_fd.hpp>
 
 namespace mvmm {
 

@@ -1,14 +1,12 @@
-#include <mvmm/config/vm_config.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include <mvmm/common/error.hpp>
 #include <mvmm/common/strings.hpp>
+#include <mvmm/config/vm_config.hpp>
 
 namespace mvmm {
 namespace {
@@ -50,7 +48,7 @@ const char* type_name(const json& value) {
 }
 
 class Reader {
-public:
+  public:
     Reader(std::filesystem::path source, std::string prefix)
         : source_(std::move(source)), prefix_(std::move(prefix)) {}
 
@@ -70,8 +68,8 @@ public:
                 for (const auto& k : allowed) {
                     known += known.empty() ? k : ", " + k;
                 }
-                throw Error(cat("config ", quote(source_.string()), ": ", prefix_, where, "/",
-                                key, ": unknown key (known keys: ", known, ")"));
+                throw Error(cat("config ", quote(source_.string()), ": ", prefix_, where, "/", key,
+                                ": unknown key (known keys: ", known, ")"));
             }
         }
     }
@@ -90,8 +88,8 @@ public:
         return value.get<bool>();
     }
 
-    [[nodiscard]] std::uint64_t integer(const json& value, std::string_view field, std::uint64_t min,
-                                        std::uint64_t max) const {
+    [[nodiscard]] std::uint64_t integer(const json& value, std::string_view field,
+                                        std::uint64_t min, std::uint64_t max) const {
         if (!value.is_number_integer()) {
             fail(field, cat("must be an integer from ", min, " to ", max, ", not ",
                             value.is_number() ? value.dump() : type_name(value)));
@@ -129,7 +127,7 @@ public:
         return p;
     }
 
-private:
+  private:
     std::filesystem::path source_;
     std::string prefix_;
 };
@@ -217,8 +215,8 @@ VmConfig parse_vm_config(const json& doc, const std::filesystem::path& source,
         c.name = r.string(doc["name"], "name");
         static const std::regex kName("[A-Za-z0-9_.-]{1,64}");
         if (!std::regex_match(c.name, kName)) {
-            r.fail("name", cat(quote(c.name),
-                               " must be 1 to 64 characters from A-Z a-z 0-9 _ . -"));
+            r.fail("name",
+                   cat(quote(c.name), " must be 1 to 64 characters from A-Z a-z 0-9 _ . -"));
         }
     }
     if (!doc.contains("kernel")) {
@@ -266,8 +264,8 @@ VmConfig parse_vm_config(const json& doc, const std::filesystem::path& source,
 VmConfig load_vm_config(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-        throw Error(cat("config ", quote(file.string()), ": cannot be read (",
-                        errno_text(errno), ")"));
+        throw Error(
+            cat("config ", quote(file.string()), ": cannot be read (", errno_text(errno), ")"));
     }
     std::stringstream buffer;
     buffer << in.rdbuf();

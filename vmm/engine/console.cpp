@@ -1,10 +1,9 @@
-#include <mvmm/engine/console.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <mvmm/common/error.hpp>
 #include <mvmm/common/strings.hpp>
+#include <mvmm/engine/console.hpp>
 
 namespace mvmm {
 namespace {
@@ -27,8 +26,8 @@ void write_all(int fd, const char* data, std::size_t size) {
 
 ConsoleSink::ConsoleSink(Options options) : options_(std::move(options)) {
     if (options_.log_file) {
-        log_fd_ = UniqueFd(::open(options_.log_file->c_str(),
-                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        log_fd_ = UniqueFd(
+            ::open(options_.log_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
         if (!log_fd_) {
             throw_errno(cat("console log ", quote(options_.log_file->string())));
         }

@@ -1,11 +1,11 @@
-#include <mvmm/memory/guest_ram.hpp>
+#include <cstring>
 
 #include <sys/mman.h>
-#include <cstring>
 #include <unistd.h>
 
 #include <mvmm/common/error.hpp>
 #include <mvmm/common/strings.hpp>
+#include <mvmm/memory/guest_ram.hpp>
 
 namespace mvmm {
 
@@ -20,15 +20,15 @@ GuestRam::GuestRam(std::uint64_t bytes, const std::string& name) {
     }
     mapping_ = Mapping(cat("guest RAM ", quote(name)), layout.backing_size(),
                        PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_.get());
-    view_ = PhysView(std::span<const std::byte>(mapping_.data(), mapping_.size()),
-                     std::move(layout));
+    view_ =
+        PhysView(std::span<const std::byte>(mapping_.data(), mapping_.size()), std::move(layout));
 }
 
 std::byte* GuestRam::host_address(std::uint64_t gpa, std::uint64_t len) const {
     const auto offset = layout().offset_of(gpa, len);
     if (!offset) {
-        throw Error(cat("guest RAM: [", hex(gpa), ", ", hex(gpa + len),
-                        ") is not inside guest RAM"));
+        throw Error(
+            cat("guest RAM: [", hex(gpa), ", ", hex(gpa + len), ") is not inside guest RAM"));
     }
     return mapping_.data() + *offset;
 }

@@ -1,5 +1,3 @@
-#include <mvmm/memory/phys_view.hpp>
-
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -7,6 +5,7 @@
 #include <mvmm/common/error.hpp>
 #include <mvmm/common/strings.hpp>
 #include <mvmm/common/unique_fd.hpp>
+#include <mvmm/memory/phys_view.hpp>
 
 namespace mvmm {
 
@@ -14,8 +13,8 @@ PhysView::PhysView(std::span<const std::byte> backing, RamLayout layout)
     : backing_(backing), layout_(std::move(layout)) {
     if (backing_.size() < layout_.backing_size()) {
         throw Error(cat("guest memory view: backing of ", backing_.size(),
-                        " bytes is smaller than the RAM layout needs (",
-                        layout_.backing_size(), " bytes)"));
+                        " bytes is smaller than the RAM layout needs (", layout_.backing_size(),
+                        " bytes)"));
     }
 }
 
@@ -73,8 +72,8 @@ MappedPhysMemory::MappedPhysMemory(const std::filesystem::path& path, RamLayout 
     }
     mapping_ = Mapping(cat("guest memory file ", quote(path.string())), needed, PROT_READ,
                        MAP_SHARED, fd.get());
-    view_ = PhysView(std::span<const std::byte>(mapping_.data(), mapping_.size()),
-                     std::move(layout));
+    view_ =
+        PhysView(std::span<const std::byte>(mapping_.data(), mapping_.size()), std::move(layout));
 }
 
 }  // namespace mvmm

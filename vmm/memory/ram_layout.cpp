@@ -1,9 +1,8 @@
-#include <mvmm/memory/ram_layout.hpp>
-
 #include <algorithm>
 
 #include <mvmm/common/error.hpp>
 #include <mvmm/common/strings.hpp>
+#include <mvmm/memory/ram_layout.hpp>
 
 namespace mvmm {
 

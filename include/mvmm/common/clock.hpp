@@ -7,7 +7,7 @@
 namespace mvmm {
 
 class Stopwatch {
-public:
+  public:
     Stopwatch() : start_(std::chrono::steady_clock::now()) {}
     void restart() { start_ = std::chrono::steady_clock::now(); }
     [[nodiscard]] double seconds() const {
@@ -19,7 +19,7 @@ public:
             .count();
     }
 
-private:
+  private:
     std::chrono::steady_clock::time_point start_;
 };
 

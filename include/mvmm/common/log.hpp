@@ -2,9 +2,9 @@
 // The time is seconds since the process started.
 #pragma once
 
-#include <mvmm/common/strings.hpp>
-
 #include <string_view>
+
+#include <mvmm/common/strings.hpp>
 
 namespace mvmm::log {
 

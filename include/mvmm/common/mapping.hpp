@@ -9,7 +9,7 @@
 namespace mvmm {
 
 class Mapping {
-public:
+  public:
     Mapping() = default;
     // mmap(nullptr, length, prot, flags, fd, offset); throws Error naming `what` on failure.
     Mapping(std::string_view what, std::size_t length, int prot, int flags, int fd,
@@ -27,7 +27,7 @@ public:
     [[nodiscard]] bool valid() const noexcept { return base_ != nullptr; }
     void reset() noexcept;
 
-private:
+  private:
     void* base_ = nullptr;
     std::size_t length_ = 0;
 };

@@ -9,7 +9,7 @@
 namespace mvmm {
 
 class RuntimeDir {
-public:
+  public:
     // Throws Error naming the folder if it cannot be made private.
     explicit RuntimeDir(const std::string& name);
     RuntimeDir(const RuntimeDir&) = delete;
@@ -18,7 +18,7 @@ public:
 
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

@@ -4,12 +4,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace mvmm {
 
@@ -31,8 +30,8 @@ struct VmConfig {
 
     std::filesystem::path kernel;                    // bzImage or vmlinux ELF; must exist
     std::optional<std::filesystem::path> initramfs;  // must exist if given
-    std::string cmdline;  // appended to the engine's default command line
-    unsigned vcpus = 1;   // kMinVcpus..kMaxVcpus
+    std::string cmdline;             // appended to the engine's default command line
+    unsigned vcpus = 1;              // kMinVcpus..kMaxVcpus
     std::uint64_t memory_mib = 512;  // kMinMemoryMib..kMaxMemoryMib
 
     EngineChoice engine = EngineChoice::automatic;

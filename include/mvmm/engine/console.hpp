@@ -20,7 +20,7 @@
 namespace mvmm {
 
 class ConsoleSink {
-public:
+  public:
     struct Options {
         std::optional<std::filesystem::path> log_file;  // created or truncated
         bool echo_stdout = false;
@@ -43,7 +43,7 @@ public:
     [[nodiscard]] std::vector<std::string> tail(std::size_t lines) const;
     [[nodiscard]] std::uint64_t bytes_written() const;
 
-private:
+  private:
     Options options_;
     UniqueFd log_fd_;
     mutable std::mutex mutex_;

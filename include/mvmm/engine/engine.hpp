@@ -5,10 +5,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include <mvmm/engine/events.hpp>
 #include <mvmm/memory/phys_view.hpp>
@@ -27,7 +26,7 @@ struct SpecialRegisters {
 // Features only the KVM engine has. Engines without them return nullptr from
 // Engine::kvm(), and Engine::kvm_absent_reason() says why.
 class KvmView {
-public:
+  public:
     virtual ~KvmView() = default;
     // Every VM and vCPU binary statistic with its unit and type, from the
     // descriptors of KVM_GET_STATS_FD. Shape: docs/control-protocol.md.
@@ -39,7 +38,7 @@ public:
 };
 
 class Engine {
-public:
+  public:
     using EventHandler = std::function<void(const EngineEvent&)>;
 
     virtual ~Engine() = default;

@@ -7,9 +7,9 @@
 namespace mvmm {
 
 struct KvmHostCheck {
-    bool kvm_usable = false;         // /dev/kvm opens and a VM with a vCPU can be made
-    bool user_space_works = false;   // the CPL3 -> SYSCALL -> CPL0 round trip completed
-    std::string reason;              // one sentence: why, for logs, errors and query-status
+    bool kvm_usable = false;        // /dev/kvm opens and a VM with a vCPU can be made
+    bool user_space_works = false;  // the CPL3 -> SYSCALL -> CPL0 round trip completed
+    std::string reason;             // one sentence: why, for logs, errors and query-status
 };
 
 // Runs the probe (a few milliseconds). Never throws; failures are in `reason`.

@@ -14,7 +14,7 @@
 namespace mvmm {
 
 class GuestRam {
-public:
+  public:
     // Throws Error if the memfd cannot be made or mapped.
     GuestRam(std::uint64_t bytes, const std::string& name);
 
@@ -31,7 +31,7 @@ public:
         return mapping_.data() + range.offset;
     }
 
-private:
+  private:
     UniqueFd fd_;
     Mapping mapping_;
     PhysView view_;

@@ -20,7 +20,7 @@
 namespace mvmm {
 
 class PhysView {
-public:
+  public:
     PhysView() = default;
     // `backing` must be at least layout.backing_size() bytes; throws Error otherwise.
     PhysView(std::span<const std::byte> backing, RamLayout layout);
@@ -49,7 +49,7 @@ public:
     // The 4 KiB page at gpa (rounded down), or empty if it is not RAM.
     [[nodiscard]] std::span<const std::byte> page(std::uint64_t gpa) const noexcept;
 
-private:
+  private:
     std::span<const std::byte> backing_;
     RamLayout layout_;
 };
@@ -57,12 +57,12 @@ private:
 // A PhysView that owns a read-only shared mapping of a file: QEMU's
 // memory-backend-file, or a raw dump whose layout is given.
 class MappedPhysMemory {
-public:
+  public:
     // Throws Error naming the path if it cannot be opened or is smaller than the layout needs.
     MappedPhysMemory(const std::filesystem::path& path, RamLayout layout);
     [[nodiscard]] const PhysView& view() const noexcept { return view_; }
 
-private:
+  private:
     Mapping mapping_;
     PhysView view_;
 };

@@ -23,7 +23,7 @@ struct RamRange {
 };
 
 class RamLayout {
-public:
+  public:
     RamLayout() = default;
     // Throws Error if ranges are empty-sized, overlap (in gpa or backing), or are unsorted.
     explicit RamLayout(std::vector<RamRange> ranges);
@@ -45,7 +45,7 @@ public:
 
     friend bool operator==(const RamLayout&, const RamLayout&) = default;
 
-private:
+  private:
     std::vector<RamRange> ranges_;
 };
 
