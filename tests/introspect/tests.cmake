@@ -1,5 +1,7 @@
 # Introspection: the memory image, the page-table walker, the profile reader,
 # process discovery, sharing analysis and accounting. Registered by
 # tests/CMakeLists.txt.
+mvmm_test(unit_memory_image SOURCES introspect/memory_image_test.cpp
+  DEPS mvmm_memory mvmm_walker_synthetic mvmm_walker LABELS unit)
 mvmm_test(unit_walker SOURCES introspect/walker_test.cpp
   DEPS mvmm_walker_synthetic mvmm_walker LABELS unit)
