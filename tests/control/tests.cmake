@@ -1,0 +1,4 @@
+# The control socket: QMP wire format, the server, the client and its docs.
+mvmm_test(unit_protocol SOURCES control/protocol_test.cpp DEPS mvmm_protocol LABELS unit)
+mvmm_test(unit_control_server SOURCES control/server_test.cpp DEPS mvmm_control LABELS unit)
+target_compile_options(unit_control_server PRIVATE -Wno-null-dereference)
