@@ -2,3 +2,6 @@
 mvmm_test(unit_protocol SOURCES control/protocol_test.cpp DEPS mvmm_protocol LABELS unit)
 mvmm_test(unit_control_server SOURCES control/server_test.cpp DEPS mvmm_control LABELS unit)
 target_compile_options(unit_control_server PRIVATE -Wno-null-dereference)
+mvmm_test(unit_control_engine_backend SOURCES control/engine_backend_test.cpp DEPS mvmm_control
+          LABELS unit)
+target_compile_options(unit_control_engine_backend PRIVATE -Wno-null-dereference)
