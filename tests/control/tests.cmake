@@ -5,3 +5,7 @@ target_compile_options(unit_control_server PRIVATE -Wno-null-dereference)
 mvmm_test(unit_control_engine_backend SOURCES control/engine_backend_test.cpp DEPS mvmm_control
           LABELS unit)
 target_compile_options(unit_control_engine_backend PRIVATE -Wno-null-dereference)
+mvmm_test(unit_control_ctl SOURCES control/ctl_test.cpp DEPS mvmm_control LABELS unit)
+target_compile_options(unit_control_ctl PRIVATE -Wno-null-dereference)
+add_dependencies(unit_control_ctl mshare-vmm)
+mvmm_test(unit_control_text SOURCES control/text_report_test.cpp DEPS mvmm_control LABELS unit)

@@ -8,6 +8,8 @@
 #include <mvmm/common/log.hpp>
 #include <mvmm/config/vm_config.hpp>
 
+#include "ctl_command.hpp"
+
 namespace {
 
 int run_cli(int argc, char** argv) {
@@ -20,9 +22,14 @@ int run_cli(int argc, char** argv) {
     std::string config_path;
     check->add_option("config", config_path, "VM config file (JSON)")->required();
 
+    mvmm::app::CtlCommand ctl(app);
+
     CLI11_PARSE(app, argc, argv);
     if (verbose) {
         mvmm::log::set_level(mvmm::log::Level::debug);
+    }
+    if (ctl.selected()) {
+        return ctl.run();
     }
     try {
         if (*check) {
