@@ -1,5 +1,7 @@
 // `mshare-vmm ctl` end to end: the real binary against a server with the
 // fake backend. Tables for people, --json for scripts, exit statuses.
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include <mvmm/common/log.hpp>
@@ -165,6 +167,27 @@ TEST_F(CtlTest, RawTakesKeyValuesOrJson) {
     const auto bad = ctl("raw mshare-query-page-tables pid");
     EXPECT_EQ(bad.status, 1);
     EXPECT_NE(bad.err.find("KEY=VALUE"), std::string::npos) << bad.err;
+}
+
+TEST_F(CtlTest, TextExampleOfTheProtocolReferenceIsWhatCtlPrints) {
+    std::ifstream in(std::filesystem::path(MVMM_SOURCE_DIR) / "docs" / "control-protocol.md");
+    const std::string prompt = "$ mshare-vmm ctl --socket control.sock page-tables 60";
+    std::string line;
+    std::string shown;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        if (line == prompt) {
+            inside = true;
+        } else if (inside && line == "```") {
+            break;
+        } else if (inside) {
+            shown += line + "\n";
+        }
+    }
+    ASSERT_TRUE(inside) << "the page-tables example is missing from the doc";
+    const auto result = ctl("page-tables 60");
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(result.out, shown);
 }
 
 TEST_F(CtlTest, OtherViews) {

@@ -9,3 +9,5 @@ mvmm_test(unit_control_ctl SOURCES control/ctl_test.cpp DEPS mvmm_control LABELS
 target_compile_options(unit_control_ctl PRIVATE -Wno-null-dereference)
 add_dependencies(unit_control_ctl mshare-vmm)
 mvmm_test(unit_control_text SOURCES control/text_report_test.cpp DEPS mvmm_control LABELS unit)
+mvmm_test(unit_control_doc SOURCES control/doc_examples_test.cpp DEPS mvmm_control LABELS unit)
+target_compile_options(unit_control_doc PRIVATE -Wno-null-dereference)

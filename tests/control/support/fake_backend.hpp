@@ -189,7 +189,8 @@ class FakeBackend final : public VmControl,
             "unshared-bytes": 4358144, "savings-bytes": 2109440, "savings-ratio": 0.484
           },
           "host": {"guest-ram-resident-bytes": 150994944, "vmm-vm-pte-bytes": 1658880},
-          "kvm-absent": "the qemu engine has no KVM statistics",
+          "kvm": {"pages-4k": 24310, "pages-2m": 0, "pages-1g": 0,
+                  "second-level-table-bytes": 393216},
           "pause-seconds": 0.0042, "live": false
         })");
     }
