@@ -11,3 +11,6 @@ add_dependencies(unit_control_ctl mshare-vmm)
 mvmm_test(unit_control_text SOURCES control/text_report_test.cpp DEPS mvmm_control LABELS unit)
 mvmm_test(unit_control_doc SOURCES control/doc_examples_test.cpp DEPS mvmm_control LABELS unit)
 target_compile_options(unit_control_doc PRIVATE -Wno-null-dereference)
+mvmm_test(unit_control_external_clients SOURCES control/external_clients_test.cpp
+          DEPS mvmm_control LABELS unit)
+target_compile_options(unit_control_external_clients PRIVATE -Wno-null-dereference)
