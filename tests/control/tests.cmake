@@ -14,3 +14,6 @@ target_compile_options(unit_control_doc PRIVATE -Wno-null-dereference)
 mvmm_test(unit_control_external_clients SOURCES control/external_clients_test.cpp
           DEPS mvmm_control LABELS unit)
 target_compile_options(unit_control_external_clients PRIVATE -Wno-null-dereference)
+mvmm_test(unit_protocol_fuzz_replay
+          SOURCES control/fuzz_replay_test.cpp ${PROJECT_SOURCE_DIR}/fuzz/protocol/fuzz_protocol.cpp
+          DEPS mvmm_protocol LABELS unit)

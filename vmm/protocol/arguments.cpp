@@ -64,7 +64,9 @@ void check_arguments(const nlohmann::json& arguments, std::span<const ArgSpec> s
     if (!arguments.is_object()) {
         bad(cat("arguments must be an object, not ", json_type_name(arguments)));
     }
-    for (const auto& [key, value] : arguments.items()) {
+    for (auto it = arguments.begin(); it != arguments.end(); ++it) {
+        const std::string& key = it.key();
+        const nlohmann::json& value = it.value();
         const auto spec = std::find_if(specs.begin(), specs.end(),
                                        [&](const ArgSpec& s) { return s.name == key; });
         if (spec == specs.end()) {
