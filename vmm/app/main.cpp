@@ -8,6 +8,7 @@
 #include <mvmm/common/log.hpp>
 #include <mvmm/config/vm_config.hpp>
 
+#include "check_host.hpp"
 #include "ctl_command.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ int run_cli(int argc, char** argv) {
     auto* check = app.add_subcommand("check-config", "Validate a VM config file and print it");
     std::string config_path;
     check->add_option("config", config_path, "VM config file (JSON)")->required();
+    mvmm::app::add_check_host_command(app);
 
     mvmm::app::CtlCommand ctl(app);
 

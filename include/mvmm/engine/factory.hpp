@@ -17,6 +17,10 @@ struct EngineSetup {
     ConsoleSink& console;
     // The VMM's private folder (mode 0700) for sockets, RAM files and logs.
     std::filesystem::path runtime_dir;
+    // Run the KVM engine even where the host check says KVM cannot run guest
+    // user space (the guest kernel boots, its user space cannot). The
+    // environment variable MVMM_KVM_ALLOW_NO_USER_SPACE=1 does the same.
+    bool allow_kvm_without_user_space = false;
 };
 
 // Throws Error if the chosen engine cannot run here, saying why.

@@ -1,0 +1,438 @@
+// The KVM engine with small synthetic guests: long-mode entry, port I/O and
+// serial output, pause and resume, shutdown, triple fault, panics, INT3,
+// the agent channel, binary statistics and the dirty log.
+#include <cstring>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <mvmm/common/error.hpp>
+#include <mvmm/common/unique_fd.hpp>
+#include <mvmm/guest_abi.h>
+#include <mvmm/loader/boot_layout.hpp>
+#include <mvmm/loader/byte_io.hpp>
+#include <mvmm/loader/long_mode.hpp>
+
+#include "kvm/synthetic_vm.hpp"
+
+namespace mvmm {
+namespace {
+
+using namespace std::chrono_literals;
+using test::GuestProgram;
+using test::SyntheticVm;
+using ::testing::HasSubstr;
+using x86asm::Reg;
+
+TEST(KvmEngine, LongModeEntryWithBootParamsInRsi) {
+    MVMM_SKIP_WITHOUT_KVM();
+    GuestProgram p;
+    auto& a = p.a();
+    a.mov(Reg::rdx, 0x3f8);
+    // mov al, [rsi + 0x202]: "HdrS" of the setup header in boot_params
+    a.raw({0x8a, 0x86, 0x02, 0x02, 0x00, 0x00});
+    a.out_dx_al();
+    a.raw({0x8a, 0x86, 0x03, 0x02, 0x00, 0x00});
+    a.out_dx_al();
+    // A 64-bit immediate only long mode has: 'K' in its top byte.
+    a.mov(Reg::rax, 0x4b00000000000000ULL);
+    a.raw({0x48, 0xc1, 0xe8, 0x38});  // shr rax, 56
+    a.out_dx_al();
+    p.serial("\n");
+    p.reset();
+    SyntheticVm vm(p);
+    vm.engine().start();
+    EXPECT_EQ(vm.engine().state() == RunState::running || vm.engine().state() == RunState::shutdown,
+              true);
+    ASSERT_EQ(vm.wait_end(), RunState::shutdown);
+    EXPECT_EQ(vm.console_text(), "HdK\n");
+    const auto sregs = vm.engine().special_registers(0);
+    EXPECT_NE(sregs.efer & x86::kEferLma, 0U);
+    EXPECT_NE(sregs.cr0 & x86::kCr0Pg, 0U);
+    EXPECT_NE(sregs.cr4 & x86::kCr4Pae, 0U);
+    EXPECT_EQ(sregs.cr3, boot_layout::kPageTables);
+    EXPECT_THROW((void)vm.engine().special_registers(1), Error);
+}
+
+TEST(KvmEngine, SerialOutputPortInputAndBootMarker) {
+    MVMM_SKIP_WITHOUT_KVM();
+    GuestProgram p;
+    p.serial("Hello from the guest\n");
+    auto& a = p.a();
+    // Read the UART's LSR (THRE | TEMT = 0x60, '`') and send it back out.
+    a.mov(Reg::rdx, 0x3fd);
+    a.in_al_dx();
+    a.mov(Reg::rdx, 0x3f8);
+    a.out_dx_al();
+    // A port nobody claims reads as 0xff; send 0xff - 0xbe = 'A'.
+    a.mov(Reg::rdx, 0x3ff0);
+    a.in_al_dx();
+    a.raw({0x2c, 0xbe});  // sub al, 0xbe
+    a.mov(Reg::rdx, 0x3f8);
+    a.out_dx_al();
+    p.serial("\n");
+    p.port_out(MVMM_MARKER_PORT, MVMM_MARKER_BOOT_COMPLETE);
+    p.reset();
+    SyntheticVm vm(p);
+    vm.engine().start();
+    ASSERT_EQ(vm.wait_end(), RunState::shutdown);
+    EXPECT_EQ(vm.console_text(), "Hello from the guest\n`A\n");
+    const auto boot = vm.wait_event(EngineEvent::Kind::boot_complete, 1s);
+    ASSERT_TRUE(boot.has_value());
+    EXPECT_GT(boot->data.at("seconds").get<double>(), 0.0);
+    EXPECT_GT(boot->data.at("seconds").get<double>(),
+              boot->data.at("since_engine_start").get<double>());
+    const auto end = vm.wait_event(EngineEvent::Kind::shutdown, 1s);
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->reason, "guest-reset");
+}
+
+// A guest that counts forever in guest RAM at kGuestData.
+GuestProgram counting_guest() {
+    GuestProgram p;
+    auto& a = p.a();
+    p.serial("counting\n");
+    a.mov(Reg::rbx, test::kGuestData);
+    a.mov(Reg::rax, 0);
+    a.label("loop");
+    a.inc(Reg::rax);
+    a.store64(Reg::rbx, Reg::rax);
+    a.jmp("loop");
+    return p;
+}
+
+std::uint64_t counter(SyntheticVm& vm) {
+    return vm.engine().memory().read_as<std::uint64_t>(test::kGuestData).value_or(0);
+}
+
+bool wait_counter_above(SyntheticVm& vm, std::uint64_t value) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (counter(vm) <= value && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(1ms);
+    }
+    return counter(vm) > value;
+}
+
+TEST(KvmEngine, PauseAndResumeTwoVcpus) {
+    MVMM_SKIP_WITHOUT_KVM();
+    SyntheticVm vm(counting_guest(), 2);
+    vm.engine().start();
+    ASSERT_TRUE(wait_counter_above(vm, 1000));
+
+    vm.engine().pause();
+    EXPECT_EQ(vm.engine().state(), RunState::paused);
+    const auto frozen = counter(vm);
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(counter(vm), frozen) << "a paused guest kept running";
+    // Registers can be read while paused; vCPU 1 is an AP still waiting for its SIPI.
+    EXPECT_NE(vm.engine().special_registers(0).efer & x86::kEferLma, 0U);
+    EXPECT_EQ(vm.engine().special_registers(1).cr0 & x86::kCr0Pg, 0U);
+    vm.engine().pause();  // no-op
+    ASSERT_TRUE(vm.wait_event(EngineEvent::Kind::stop, 1s).has_value());
+
+    vm.engine().resume();
+    EXPECT_EQ(vm.engine().state(), RunState::running);
+    EXPECT_TRUE(wait_counter_above(vm, frozen));
+    ASSERT_TRUE(vm.wait_event(EngineEvent::Kind::resume, 1s).has_value());
+
+    // Registers of a running vCPU, too.
+    EXPECT_EQ(vm.engine().special_registers(0).cr3, boot_layout::kPageTables);
+
+    vm.engine().stop();
+    EXPECT_EQ(vm.engine().wait(), RunState::shutdown);
+    const auto end = vm.wait_event(EngineEvent::Kind::shutdown, 1s);
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->reason, "host-stop");
+    vm.engine().stop();    // idempotent
+    vm.engine().resume();  // no-op once ended
+    EXPECT_EQ(vm.engine().state(), RunState::shutdown);
+}
+
+TEST(KvmEngine, StopFromAnotherThreadWhilePaused) {
+    MVMM_SKIP_WITHOUT_KVM();
+    SyntheticVm vm(counting_guest(), 1);
+    vm.engine().start();
+    ASSERT_TRUE(wait_counter_above(vm, 10));
+    vm.engine().pause();
+    std::thread([&] { vm.engine().stop(); }).join();
+    EXPECT_EQ(vm.engine().wait(), RunState::shutdown);
+}
+
+TEST(KvmEngine, TripleFaultEndsTheGuest) {
+    MVMM_SKIP_WITHOUT_KVM();
+    GuestProgram p;
+    p.serial("about to fault\n");
+    p.a().ud2();  // no IDT at entry: #UD, #DF, triple fault
+    SyntheticVm vm(p);
+    vm.engine().start();
+    ASSERT_EQ(vm.wait_end(), RunState::shutdown);
+    const auto end = vm.wait_event(EngineEvent::Kind::shutdown, 1s);
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->reason, "triple-fault");
+    EXPECT_EQ(vm.console_text(), "about to fault\n");
+}
+
+TEST(KvmEngine, PvPanicPortIsAGuestPanic) {
+    MVMM_SKIP_WITHOUT_KVM();
+    GuestProgram p;
+    p.port_out(MVMM_PVPANIC_PORT, 1);
+    p.halt_forever();
+    SyntheticVm vm(p);
+    vm.engine().start();
+    ASSERT_EQ(vm.wait_end(), RunState::guest_panicked);
+    const auto panic = vm.wait_event(EngineEvent::Kind::panic, 1s);
+    ASSERT_TRUE(panic.has_value());
+    EXPECT_EQ(panic->reason, "pvpanic");
+}
+
+TEST(KvmEngine, ConsolePanicLineThenRebootIsAGuestPanic) {
+    MVMM_SKIP_WITHOUT_KVM();
+    GuestProgram p;
+    p.serial("Kernel panic - not syncing: Attempted to kill init!\n");
+    p.serial("Rebooting in 1 seconds..\n");
+    p.reset();  // panic=-1: the kernel reboots
+    SyntheticVm vm(p);
+    vm.engine().start();
+    ASSERT_EQ(vm.wait_end(), RunState::guest_panicked);
+    const auto panic = vm.wait_event(EngineEvent::Kind::panic, 1s);
+    ASSERT_TRUE(panic.has_value());
+    EXPECT_EQ(panic->reason, "console");
+    EXPECT_THAT(panic->data.at("message").get<std::string>(), HasSubstr("Attempted to kill init"));
+    const auto end = vm.wait_event(EngineEvent::Kind::shutdown, 1s);
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->reason, "guest-panic");
+    // The whole report reached the console before the end.
+    EXPECT_THAT(vm.console_text(), HasSubstr("Rebooting in 1 seconds"));
+}
+
+// An IDT at kGuestData whose #BP handler prints 'T' and then '=' if the
+// saved rip is just after the INT3, '!' otherwise, and returns with IRETQ.
+TEST(KvmEngine, Int3TrapsToTheGuestsHandler) {
+    MVMM_SKIP_WITHOUT_KVM();
+    constexpr std::uint64_t kIdtr = test::kGuestData + 0x1000;
+    GuestProgram p;
+    auto& a = p.a();
+    a.raw({0x0f, 0x01, 0x1c, 0x25});  // lidt [kIdtr]
+    a.raw({static_cast<std::uint8_t>(kIdtr), static_cast<std::uint8_t>(kIdtr >> 8),
+           static_cast<std::uint8_t>(kIdtr >> 16), static_cast<std::uint8_t>(kIdtr >> 24)});
+    a.int3();
+    a.label("after_int3");
+    p.serial("back\n");
+    p.reset();
+    a.label("bp_handler");
+    p.serial("T");
+    a.raw({0x48, 0x8b, 0x04, 0x24});  // mov rax, [rsp]: the saved rip
+    a.mov_address(Reg::rbx, "after_int3");
+    a.cmp(Reg::rax, Reg::rbx);
+    a.jnz("bad");
+    p.serial("=\n");
+    a.iretq();
+    a.label("bad");
+    p.serial("!\n");
+    p.reset();
+
+    // IDT entry 3: an interrupt gate to the handler with __BOOT_CS; then the
+    // IDT descriptor (limit, base).
+    const auto handler = a.address_of("bp_handler");
+    ElfSegment data;
+    data.gpa = test::kGuestData;
+    data.bytes.resize(0x1010);
+    ByteWriter w(data.bytes);
+    w.u16(3 * 16 + 0, static_cast<std::uint16_t>(handler));
+    w.u16(3 * 16 + 2, boot_layout::kBootCs);
+    w.u8(3 * 16 + 5, 0x8e);
+    w.u16(3 * 16 + 6, static_cast<std::uint16_t>(handler >> 16));
+    w.u16(0x1000, 32 * 16 - 1);
+    w.u64(0x1002, test::kGuestData);
+
+    SyntheticVm vm(p, 1, {data});
+    vm.engine().start();
+    ASSERT_EQ(vm.wait_end(), RunState::shutdown);
+    EXPECT_EQ(vm.console_text(), "T=\nback\n");
+}
+
+TEST(KvmEngine, OtherEmulationFailuresAreInternalErrors) {
+    MVMM_SKIP_WITHOUT_KVM();
+    if (test::host_check().user_space_works) {
+        GTEST_SKIP() << "this host runs guest kernel code natively: nothing fails emulation";
+    }
+    GuestProgram p;
+    p.serial("x\n");
+    p.a().raw({0xf3, 0x48, 0x0f, 0xb8, 0xc3});  // popcnt rax, rbx: not emulated here
+    p.reset();
+    SyntheticVm vm(p);
+    vm.engine().start();
+    ASSERT_EQ(vm.wait_end(), RunState::internal_error);
+    const auto crash = vm.wait_event(EngineEvent::Kind::engine_crash, 1s);
+    ASSERT_TRUE(crash.has_value());
+    EXPECT_EQ(crash->reason, "emulation-failure");
+    EXPECT_EQ(crash->data.at("bytes").get<std::string>().substr(0, 14), "f3 48 0f b8 c3");
+}
+
+UniqueFd connect_unix(const std::filesystem::path& path) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
+        << std::strerror(errno);
+    return fd;
+}
+
+TEST(KvmEngine, AgentChannelOnCom2BothWays) {
+    MVMM_SKIP_WITHOUT_KVM();
+    GuestProgram p;
+    auto& a = p.a();
+    p.serial("agent ready\n", 0x2f8);
+    // Echo every byte from COM2 to COM1 until a '.' arrives.
+    a.label("poll");
+    a.mov(Reg::rdx, 0x2fd);
+    a.in_al_dx();
+    a.raw({0xa8, 0x01});  // test al, 1 (LSR.DR)
+    a.raw({0x74, 0xf5});  // jz poll (back 11 bytes: mov edx 5, in 1, test 2, jz 2)
+    a.mov(Reg::rdx, 0x2f8);
+    a.in_al_dx();
+    a.mov(Reg::rdx, 0x3f8);
+    a.out_dx_al();
+    a.raw({0x3c, 0x2e});  // cmp al, '.'
+    a.jnz("poll");
+    p.reset();
+    SyntheticVm vm(p);
+    vm.engine().start();
+    auto client = connect_unix(vm.config().agent_socket);
+    std::string got;
+    char buf[64];
+    while (got.find('\n') == std::string::npos) {
+        const auto n = ::read(client.get(), buf, sizeof buf);
+        ASSERT_GT(n, 0);
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    EXPECT_EQ(got, "agent ready\n");
+    const std::string request = "ping 1.";
+    ASSERT_EQ(::write(client.get(), request.data(), request.size()),
+              static_cast<ssize_t>(request.size()));
+    ASSERT_EQ(vm.wait_end(), RunState::shutdown);
+    EXPECT_EQ(vm.console_text(), "ping 1.");
+}
+
+TEST(KvmEngine, BinaryStatisticsWithUnitsAndTypes) {
+    MVMM_SKIP_WITHOUT_KVM();
+    GuestProgram p;
+    p.serial("some port I/O\n");
+    p.halt_forever();
+    SyntheticVm vm(p, 2);
+    vm.engine().start();
+    ASSERT_TRUE(vm.wait_console("some port I/O\n"));
+    auto* kvm = vm.engine().kvm();
+    ASSERT_NE(kvm, nullptr);
+    const auto stats = kvm->statistics();
+    ASSERT_TRUE(stats.contains("vm"));
+    ASSERT_EQ(stats.at("vcpus").size(), 2U);
+    const auto& vcpu0 = stats.at("vcpus")[0];
+    EXPECT_EQ(vcpu0.at("vcpu"), 0);
+    // Every port write above left the guest (KVM here counts them as
+    // emulated instructions, not io_exits; "exits" counts them everywhere).
+    const auto& exits = vcpu0.at("stats").at("exits");
+    EXPECT_EQ(exits.at("type"), "cumulative");
+    EXPECT_EQ(exits.at("unit"), "none");
+    EXPECT_GE(exits.at("value").get<std::uint64_t>(), 14U);
+    // vCPU 1, an AP waiting for a SIPI, ran no guest code.
+    EXPECT_LT(stats.at("vcpus")[1].at("stats").at("exits").at("value").get<std::uint64_t>(),
+              exits.at("value").get<std::uint64_t>());
+    // Every statistic has a unit, a type and a value; histograms have arrays.
+    for (const auto& [name, entry] : stats.at("vm").items()) {
+        EXPECT_TRUE(entry.contains("unit") && entry.contains("type") && entry.contains("value"))
+            << name;
+    }
+    for (const auto& [name, entry] : vcpu0.at("stats").items()) {
+        EXPECT_EQ(entry.at("value").is_array(),
+                  entry.at("type").get<std::string>().find("histogram") != std::string::npos)
+            << name;
+    }
+    // pages_4k/2m/1g, also as "pages".
+    const auto& pages = stats.at("pages");
+    for (const char* size : {"4k", "2m", "1g"}) {
+        ASSERT_TRUE(pages.contains(size)) << size;
+        EXPECT_EQ(pages.at(size), stats.at("vm").at(std::string("pages_") + size).at("value"));
+    }
+    EXPECT_EQ(stats.at("vm").at("pages_4k").at("type"), "instant");
+    // Values are read afresh: the counter moves while the guest exits.
+    const auto later = kvm->statistics();
+    EXPECT_GE(later.at("vcpus")[0].at("stats").at("exits").at("value").get<std::uint64_t>(),
+              exits.at("value").get<std::uint64_t>());
+    vm.engine().stop();
+}
+
+TEST(KvmEngine, DirtyLogSeesTheGuestsWrites) {
+    MVMM_SKIP_WITHOUT_KVM();
+    SyntheticVm vm(counting_guest());
+    vm.engine().start();
+    ASSERT_TRUE(wait_counter_above(vm, 10));
+    auto* kvm = vm.engine().kvm();
+    EXPECT_THROW((void)kvm->dirty_log_collect(), Error);  // no interval yet
+    kvm->dirty_log_mark();
+    const auto start = counter(vm);
+    ASSERT_TRUE(wait_counter_above(vm, start + 100));
+    const auto pfns = kvm->dirty_log_collect();
+    const std::uint64_t data_pfn = test::kGuestData / 4096;
+    EXPECT_NE(std::find(pfns.begin(), pfns.end(), data_pfn), pfns.end());
+    // Nothing writes the guest's code page.
+    EXPECT_EQ(std::find(pfns.begin(), pfns.end(), test::kGuestCode / 4096), pfns.end());
+    // Collecting again keeps what the interval saw.
+    const auto again = kvm->dirty_log_collect();
+    EXPECT_NE(std::find(again.begin(), again.end(), data_pfn), again.end());
+    // A new interval while the guest is paused sees nothing.
+    vm.engine().pause();
+    kvm->dirty_log_mark();
+    EXPECT_TRUE(kvm->dirty_log_collect().empty());
+    vm.engine().resume();
+    vm.engine().stop();
+}
+
+TEST(KvmEngine, MissingKernelIsAnErrorNamingIt) {
+    MVMM_SKIP_WITHOUT_KVM();
+    test::TempDir dir;
+    VmConfig config;
+    config.kernel = dir.path() / "no-such-kernel";
+    config.agent_socket = dir.path() / "agent.sock";
+    ConsoleSink console({});
+    EngineSetup setup{config, console, dir.path()};
+    setup.allow_kvm_without_user_space = true;
+    auto engine = make_kvm_engine(setup);
+    try {
+        engine->start();
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("no-such-kernel': cannot open"));
+    }
+    EXPECT_EQ(engine->state(), RunState::prelaunch);
+    engine->stop();
+    EXPECT_EQ(engine->wait(), RunState::shutdown);
+}
+
+TEST(KvmEngine, RefusedWhereKvmCannotRunUserSpace) {
+    MVMM_SKIP_WITHOUT_KVM();
+    if (test::host_check().user_space_works) {
+        GTEST_SKIP() << "KVM runs guest user space on this host";
+    }
+    test::TempDir dir;
+    VmConfig config;
+    config.kernel = dir.write("k", "x");
+    ConsoleSink console({});
+    EngineSetup setup{config, console, dir.path()};
+    ::unsetenv("MVMM_KVM_ALLOW_NO_USER_SPACE");
+    try {
+        (void)make_kvm_engine(setup);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("engine 'kvm': KVM cannot run guest user space here"));
+        EXPECT_THAT(e.what(), HasSubstr("MVMM_KVM_ALLOW_NO_USER_SPACE=1"));
+    }
+}
+
+}  // namespace
+}  // namespace mvmm

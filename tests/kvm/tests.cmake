@@ -1,0 +1,15 @@
+# The KVM engine with synthetic guests (label kvm), the host check, the
+# x86 emitter and the binary-stats parser (unit), and a real Linux boot (slow).
+mvmm_test(unit_kvm
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/x86_asm_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/binary_stats_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/cmdline_test.cpp
+  DEPS mvmm_kvm
+  LABELS unit)
+target_include_directories(unit_kvm PRIVATE ${PROJECT_SOURCE_DIR}/vmm/kvm)
+
+mvmm_test(kvm_engine
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/kvm_engine_test.cpp ${CMAKE_CURRENT_LIST_DIR}/host_check_test.cpp
+  DEPS mvmm_kvm
+  LABELS kvm
+  TIMEOUT 300)
