@@ -13,3 +13,10 @@ mvmm_test(kvm_engine
   DEPS mvmm_kvm
   LABELS kvm
   TIMEOUT 300)
+
+# Boots out/kernel/vmlinux: minutes where KVM emulates kernel code.
+mvmm_test(kvm_linux_boot
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/linux_boot_test.cpp
+  DEPS mvmm_kvm
+  LABELS kvm slow
+  TIMEOUT 1800)

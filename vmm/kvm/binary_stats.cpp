@@ -131,20 +131,27 @@ std::vector<std::vector<std::uint64_t>> BinaryStats::values() const {
 
 nlohmann::json BinaryStats::to_json() const {
     const auto all = values();
-    nlohmann::json out = nlohmann::json::object();
+    nlohmann::json out = nlohmann::json::array();
     for (std::size_t i = 0; i < descriptors_.size(); ++i) {
         const auto& d = descriptors_[i];
-        nlohmann::json entry = {
-            {"type", d.type()}, {"unit", d.unit()}, {"base", d.base()}, {"exponent", d.exponent}};
-        if (d.size == 1 && std::string_view(d.type()).find("histogram") == std::string_view::npos) {
+        const std::string_view type = d.type();
+        const bool histogram = type.find("histogram") != std::string_view::npos;
+        nlohmann::json entry = {{"name", d.name}};
+        if (d.size == 1 && !histogram) {
             entry["value"] = all[i][0];
         } else {
             entry["value"] = all[i];
         }
-        if (std::string_view(d.type()) == "linear-histogram") {
-            entry["bucket_size"] = d.bucket_size;
+        entry["type"] = type;
+        entry["unit"] = d.unit();
+        entry["exponent"] = d.exponent;
+        if (d.base() == 2) {
+            entry["base"] = 2;  // the exponent is a power of two (else of ten)
         }
-        out[d.name] = std::move(entry);
+        if (type == "linear-histogram") {
+            entry["bucket-size"] = d.bucket_size;
+        }
+        out.push_back(std::move(entry));
     }
     return out;
 }

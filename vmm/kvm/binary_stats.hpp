@@ -38,7 +38,9 @@ class BinaryStats {
     }
     // The current values, one vector per descriptor (size() values each).
     [[nodiscard]] std::vector<std::vector<std::uint64_t>> values() const;
-    // {"<name>": {"value": n or [..], "type": ..., "unit": ..., "base": .., "exponent": ..}}
+    // [{"name": .., "value": n or [..], "type": .., "unit": .., "exponent": ..}, ...]
+    // in descriptor order, with "base": 2 for power-of-two exponents and
+    // "bucket-size" for linear histograms (docs/control-protocol.md).
     [[nodiscard]] nlohmann::json to_json() const;
     // The first value of one statistic, if there is one with that name.
     [[nodiscard]] std::optional<std::uint64_t> value(const std::string& name) const;

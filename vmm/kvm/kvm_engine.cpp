@@ -637,17 +637,23 @@ nlohmann::json KvmEngine::statistics() {
     out["vm"] = vm_stats_->to_json();
     out["vcpus"] = nlohmann::json::array();
     for (unsigned i = 0; i < vcpus_.size(); ++i) {
-        out["vcpus"].push_back({{"vcpu", i}, {"stats", vcpus_[i]->stats->to_json()}});
+        out["vcpus"].push_back({{"index", i}, {"stats", vcpus_[i]->stats->to_json()}});
     }
-    nlohmann::json pages = nlohmann::json::object();
-    for (const char* size : {"4k", "2m", "1g"}) {
-        const auto& vm = out["vm"];
-        const auto key = cat("pages_", size);
-        if (vm.contains(key)) {
-            pages[size] = vm[key]["value"];
+    // The second-level MMU's leaves (EPT/NPT, or shadow pages without them).
+    std::uint64_t pages[3] = {0, 0, 0};
+    const char* names[3] = {"pages_4k", "pages_2m", "pages_1g"};
+    for (const auto& entry : out["vm"]) {
+        for (int i = 0; i < 3; ++i) {
+            if (entry.at("name") == names[i] && entry.at("value").is_number_unsigned()) {
+                pages[i] = entry.at("value").get<std::uint64_t>();
+            }
         }
     }
-    out["pages"] = pages;
+    out["second-level"] = {
+        {"pages-4k", pages[0]},
+        {"pages-2m", pages[1]},
+        {"pages-1g", pages[2]},
+        {"mapped-bytes", pages[0] * 4096 + pages[1] * (2ULL << 20) + pages[2] * (1ULL << 30)}};
     return out;
 }
 
