@@ -1,0 +1,13 @@
+# The QEMU engine, the engine choice, VmSession and `mshare-vmm run`.
+mvmm_test(unit_qemu
+  SOURCES qemu/monitor_parse_test.cpp qemu/command_line_test.cpp qemu/qmp_client_test.cpp
+          qemu/child_process_test.cpp
+  DEPS mvmm_qemu
+  LABELS unit)
+
+# Boot real guests in qemu-system-x86_64 (out/kernel, out/initramfs; skipped without them).
+mvmm_test(guest_qemu_engine
+  SOURCES qemu/qemu_engine_test.cpp
+  DEPS mvmm_qemu
+  LABELS guest slow
+  TIMEOUT 600)
