@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include <mvmm/common/error.hpp>
+#include <mvmm/engine_select/decision.hpp>
+
+namespace mvmm {
+namespace {
+
+const KvmHostCheck kWorks{
+    .kvm_usable = true, .user_space_works = true, .reason = "the CPL3 SYSCALL probe completed"};
+const KvmHostCheck kNoUserSpace{
+    .kvm_usable = true, .user_space_works = false, .reason = "the probe's SYSCALL faulted"};
+const KvmHostCheck kNoKvm{.kvm_usable = false,
+                          .user_space_works = false,
+                          .reason = "/dev/kvm: No such file or directory"};
+
+bool contains(const std::string& text, std::string_view part) {
+    return text.find(part) != std::string::npos;
+}
+
+TEST(EngineDecision, AutoPicksKvmOnlyWhereUserSpaceWorks) {
+    auto d = decide_engine(EngineChoice::automatic, kWorks, "tcg");
+    EXPECT_EQ(d.engine, EngineChoice::kvm);
+    EXPECT_TRUE(contains(d.reason, "the CPL3 SYSCALL probe completed")) << d.reason;
+
+    d = decide_engine(EngineChoice::automatic, kNoUserSpace, "tcg");
+    EXPECT_EQ(d.engine, EngineChoice::qemu);
+    EXPECT_TRUE(contains(d.reason, "the probe's SYSCALL faulted")) << d.reason;
+    EXPECT_TRUE(contains(d.reason, "accel tcg")) << d.reason;
+
+    d = decide_engine(EngineChoice::automatic, kNoKvm, "tcg");
+    EXPECT_EQ(d.engine, EngineChoice::qemu);
+    EXPECT_TRUE(contains(d.reason, "/dev/kvm")) << d.reason;
+
+    d = decide_engine(EngineChoice::automatic, std::nullopt, "tcg");
+    EXPECT_EQ(d.engine, EngineChoice::qemu);
+    EXPECT_TRUE(contains(d.reason, "no KVM engine")) << d.reason;
+}
+
+TEST(EngineDecision, KvmIsRequiredWhenAskedFor) {
+    EXPECT_EQ(decide_engine(EngineChoice::kvm, kWorks, "tcg").engine, EngineChoice::kvm);
+    for (const auto& host : {std::optional<KvmHostCheck>(kNoUserSpace),
+                             std::optional<KvmHostCheck>(kNoKvm), std::optional<KvmHostCheck>()}) {
+        try {
+            (void)decide_engine(EngineChoice::kvm, host, "tcg");
+            FAIL() << "no error";
+        } catch (const Error& e) {
+            EXPECT_TRUE(contains(e.what(), "engine 'kvm'")) << e.what();
+            if (host) {
+                EXPECT_TRUE(contains(e.what(), host->reason)) << e.what();
+            }
+        }
+    }
+}
+
+TEST(EngineDecision, QemuIsAlwaysQemu) {
+    for (const auto& host : {std::optional<KvmHostCheck>(kWorks), std::optional<KvmHostCheck>()}) {
+        const auto d = decide_engine(EngineChoice::qemu, host, "kvm");
+        EXPECT_EQ(d.engine, EngineChoice::qemu);
+        EXPECT_TRUE(contains(d.reason, "accel kvm")) << d.reason;
+    }
+}
+
+}  // namespace
+}  // namespace mvmm

@@ -1,0 +1,36 @@
+#include <mvmm/common/error.hpp>
+#include <mvmm/common/strings.hpp>
+#include <mvmm/engine_select/decision.hpp>
+
+namespace mvmm {
+
+EngineDecision decide_engine(EngineChoice requested, const std::optional<KvmHostCheck>& host,
+                             const std::string& qemu_accel) {
+    const std::string why_not =
+        !host ? std::string("this build of mshare-vmm has no KVM engine")
+              : cat("KVM cannot run a Linux guest's user space here: ", host->reason);
+    switch (requested) {
+        case EngineChoice::qemu:
+            return {EngineChoice::qemu,
+                    cat("engine 'qemu' in the config: QEMU (accel ", qemu_accel, ")")};
+        case EngineChoice::kvm:
+            if (host && host->user_space_works) {
+                return {EngineChoice::kvm,
+                        cat("engine 'kvm' in the config, and KVM runs guest user space here (",
+                            host->reason, ")")};
+            }
+            throw Error(cat("engine 'kvm': ", why_not,
+                            "; use engine 'auto' or 'qemu' to run the VM in QEMU instead"));
+        case EngineChoice::automatic:
+            if (host && host->user_space_works) {
+                return {EngineChoice::kvm,
+                        cat("engine 'auto': KVM, because it runs guest user space here (",
+                            host->reason, ")")};
+            }
+            return {EngineChoice::qemu,
+                    cat("engine 'auto': QEMU (accel ", qemu_accel, "), because ", why_not)};
+    }
+    throw Error("engine choice: unknown value");
+}
+
+}  // namespace mvmm
