@@ -11,3 +11,10 @@ mvmm_test(guest_qemu_engine
   DEPS mvmm_qemu
   LABELS guest slow
   TIMEOUT 600)
+
+mvmm_test(guest_run_command
+  SOURCES qemu/run_command_test.cpp
+  DEPS mvmm_qemu
+  LABELS guest slow
+  TIMEOUT 600)
+add_dependencies(guest_run_command mshare-vmm)

@@ -10,6 +10,7 @@
 
 #include "check_host.hpp"
 #include "ctl_command.hpp"
+#include "run_command.hpp"
 
 namespace {
 
@@ -26,12 +27,18 @@ int run_cli(int argc, char** argv) {
 
     mvmm::app::CtlCommand ctl(app);
 
+    mvmm::app::RunOptions run_options;
+    auto* run = mvmm::app::add_run_command(app, run_options);
+
     CLI11_PARSE(app, argc, argv);
     if (verbose) {
         mvmm::log::set_level(mvmm::log::Level::debug);
     }
     if (ctl.selected()) {
         return ctl.run();
+    }
+    if (*run) {
+        return mvmm::app::run_vm(run_options);
     }
     try {
         if (*check) {
