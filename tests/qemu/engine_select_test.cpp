@@ -6,13 +6,16 @@
 namespace mvmm {
 namespace {
 
-const KvmHostCheck kWorks{
-    .kvm_usable = true, .user_space_works = true, .reason = "the CPL3 SYSCALL probe completed"};
+const KvmHostCheck kWorks{.kvm_usable = true,
+                          .user_space_works = true,
+                          .reason = "KVM runs guest user space here: the probe completed"};
 const KvmHostCheck kNoUserSpace{
-    .kvm_usable = true, .user_space_works = false, .reason = "the probe's SYSCALL faulted"};
+    .kvm_usable = true,
+    .user_space_works = false,
+    .reason = "KVM cannot run guest user space here: the probe faulted"};
 const KvmHostCheck kNoKvm{.kvm_usable = false,
                           .user_space_works = false,
-                          .reason = "/dev/kvm: No such file or directory"};
+                          .reason = "KVM is not usable here: /dev/kvm: No such file or directory"};
 
 bool contains(const std::string& text, std::string_view part) {
     return text.find(part) != std::string::npos;
@@ -21,11 +24,13 @@ bool contains(const std::string& text, std::string_view part) {
 TEST(EngineDecision, AutoPicksKvmOnlyWhereUserSpaceWorks) {
     auto d = decide_engine(EngineChoice::automatic, kWorks, "tcg");
     EXPECT_EQ(d.engine, EngineChoice::kvm);
-    EXPECT_TRUE(contains(d.reason, "the CPL3 SYSCALL probe completed")) << d.reason;
+    EXPECT_TRUE(contains(d.reason, "KVM runs guest user space here: the probe completed"))
+        << d.reason;
 
     d = decide_engine(EngineChoice::automatic, kNoUserSpace, "tcg");
     EXPECT_EQ(d.engine, EngineChoice::qemu);
-    EXPECT_TRUE(contains(d.reason, "the probe's SYSCALL faulted")) << d.reason;
+    EXPECT_TRUE(contains(d.reason, "KVM cannot run guest user space here: the probe faulted"))
+        << d.reason;
     EXPECT_TRUE(contains(d.reason, "accel tcg")) << d.reason;
 
     d = decide_engine(EngineChoice::automatic, kNoKvm, "tcg");

@@ -6,26 +6,22 @@ namespace mvmm {
 
 EngineDecision decide_engine(EngineChoice requested, const std::optional<KvmHostCheck>& host,
                              const std::string& qemu_accel) {
+    // The host check's reason is a whole sentence ("KVM cannot run guest user space here: ...").
     const std::string why_not =
-        !host ? std::string("this build of mshare-vmm has no KVM engine")
-              : cat("KVM cannot run a Linux guest's user space here: ", host->reason);
+        !host ? std::string("this build of mshare-vmm has no KVM engine") : host->reason;
     switch (requested) {
         case EngineChoice::qemu:
             return {EngineChoice::qemu,
                     cat("engine 'qemu' in the config: QEMU (accel ", qemu_accel, ")")};
         case EngineChoice::kvm:
             if (host && host->user_space_works) {
-                return {EngineChoice::kvm,
-                        cat("engine 'kvm' in the config, and KVM runs guest user space here (",
-                            host->reason, ")")};
+                return {EngineChoice::kvm, cat("engine 'kvm' in the config; ", host->reason)};
             }
             throw Error(cat("engine 'kvm': ", why_not,
                             "; use engine 'auto' or 'qemu' to run the VM in QEMU instead"));
         case EngineChoice::automatic:
             if (host && host->user_space_works) {
-                return {EngineChoice::kvm,
-                        cat("engine 'auto': KVM, because it runs guest user space here (",
-                            host->reason, ")")};
+                return {EngineChoice::kvm, cat("engine 'auto': KVM, because ", host->reason)};
             }
             return {EngineChoice::qemu,
                     cat("engine 'auto': QEMU (accel ", qemu_accel, "), because ", why_not)};
