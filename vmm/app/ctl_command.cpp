@@ -360,7 +360,7 @@ struct CtlCommand::Impl {
             args["capture-output"] = false;
         }
         const auto started = client.execute("mshare-guest-exec", args);
-        const auto id = started.at("exec-id");
+        const auto& id = started.at("exec-id");
         auto delay = std::chrono::milliseconds(20);
         json result;
         while (true) {

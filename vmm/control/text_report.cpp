@@ -76,6 +76,7 @@ void render_table(std::ostringstream& out, const json& rows, const std::string& 
     const auto columns = column_order(rows);
     std::vector<std::vector<std::string>> cells;
     std::vector<std::size_t> widths;
+    widths.reserve(columns.size());
     for (const auto& column : columns) {
         widths.push_back(column.size());
     }
@@ -99,6 +100,7 @@ void render_table(std::ostringstream& out, const json& rows, const std::string& 
         out << text << "\n";
     };
     std::vector<std::string> header;
+    header.reserve(columns.size());
     for (const auto& column : columns) {
         header.push_back(upper(column));
     }
