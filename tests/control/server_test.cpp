@@ -480,6 +480,39 @@ TEST_F(ServerTest, MissingBackendPartsMeanCommandNotFound) {
               json::array({"mshare-agent: listening on /dev/ttyS1"}));
 }
 
+// A backend that fails in ways it should not: the client gets a
+// GenericError and the server goes on.
+class ThrowingIntrospection final : public IntrospectionControl {
+  public:
+    json processes() override { throw std::out_of_range("vector index 9 out of range"); }
+    json page_tables(std::uint64_t) override { throw 42; }
+    json mshare_regions() override { return json::parse("{\"a\": 1}").at("missing"); }
+    json accounting() override { return json::object(); }
+};
+
+TEST_F(ServerTest, BackendBugsBecomeGenericErrors) {
+    ThrowingIntrospection thrower;
+    ControlBackend parts;
+    parts.vm = &backend;
+    parts.introspection = &thrower;
+    server = std::make_unique<ControlServer>(ServerOptions{.socket_path = socket}, parts);
+    QmpClient c(socket);
+    std::string desc;
+    EXPECT_EQ(error_class_of([&] { c.execute("mshare-query-processes"); }, &desc),
+              ErrorClass::generic_error);
+    EXPECT_EQ(desc, "internal error in 'mshare-query-processes': vector index 9 out of range");
+    EXPECT_EQ(error_class_of(
+                  [&] {
+                      c.execute("mshare-query-page-tables", {{"pid", 1}});
+                  },
+                  &desc),
+              ErrorClass::generic_error);
+    EXPECT_NE(desc.find("unknown exception"), std::string::npos) << desc;
+    EXPECT_EQ(error_class_of([&] { c.execute("mshare-query-regions"); }),
+              ErrorClass::generic_error);
+    EXPECT_EQ(c.execute("query-status")["status"], "running");
+}
+
 TEST_F(ServerTest, SocketFileIsPrivateNeverStolenAndCleanedUp) {
     start();
     struct stat st {};

@@ -41,6 +41,11 @@ json run_command(const Command& command, const json& arguments, const std::optio
         return protocol::error_message(
             ErrorClass::generic_error,
             cat("internal error in ", quote(command.name), ": ", e.what()), id);
+    } catch (...) {
+        log::warn("control", "command ", quote(command.name), " failed: unknown exception");
+        return protocol::error_message(
+            ErrorClass::generic_error,
+            cat("internal error in ", quote(command.name), ": unknown exception"), id);
     }
 }
 

@@ -41,9 +41,24 @@ struct ControlServer::Impl {
         greeting = std::make_shared<const std::string>(
             protocol::encode(protocol::greeting(protocol::build_version())));
         accept_next();
-        io_thread = std::thread([this] { io.run(); });
-        command_thread = std::thread([this] { command_io.run(); });
+        io_thread = std::thread([this] { run_loop(io, "I/O"); });
+        command_thread = std::thread([this] { run_loop(command_io, "command"); });
         log::info("control", "listening on ", quote(options.socket_path.string()));
+    }
+
+    // A handler that throws must not take the thread (and the VMM) down:
+    // log it and go on serving.
+    static void run_loop(asio::io_context& context, std::string_view what) {
+        while (true) {
+            try {
+                context.run();
+                return;
+            } catch (const std::exception& e) {
+                log::error("control", what, " thread: ", e.what());
+            } catch (...) {
+                log::error("control", what, " thread: unknown exception");
+            }
+        }
     }
 
     void accept_next() {

@@ -37,7 +37,8 @@ class ControlServer {
     ~ControlServer();
 
     // Sends an event to every client past capabilities negotiation. Thread-safe
-    // and non-blocking: engine threads call it.
+    // and non-blocking: engine threads call it. It does nothing after stop();
+    // the owner makes sure no thread calls it once destruction has begun.
     void publish(const EngineEvent& event);
     void publish(std::string_view name, const nlohmann::json& data,
                  std::chrono::system_clock::time_point when = std::chrono::system_clock::now());
