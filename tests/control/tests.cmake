@@ -17,3 +17,12 @@ target_compile_options(unit_control_external_clients PRIVATE -Wno-null-dereferen
 mvmm_test(unit_protocol_fuzz_replay
           SOURCES control/fuzz_replay_test.cpp ${PROJECT_SOURCE_DIR}/fuzz/protocol/fuzz_protocol.cpp
           DEPS mvmm_protocol LABELS unit)
+mvmm_test(unit_control_service SOURCES control/control_service_test.cpp
+          DEPS mvmm_control_session LABELS unit)
+target_compile_options(unit_control_service PRIVATE -Wno-null-dereference)
+
+# Boots a guest with `mshare-vmm run` (out/kernel, out/initramfs; skipped without them).
+mvmm_test(guest_control SOURCES control/guest_control_test.cpp
+          DEPS mvmm_control mvmm_qemu LABELS guest slow TIMEOUT 600)
+target_compile_options(guest_control PRIVATE -Wno-null-dereference)
+add_dependencies(guest_control mshare-vmm)

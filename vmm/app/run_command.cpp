@@ -22,6 +22,7 @@
 #include <mvmm/common/strings.hpp>
 #include <mvmm/common/unique_fd.hpp>
 #include <mvmm/config/vm_config.hpp>
+#include <mvmm/control/control_service.hpp>
 #include <mvmm/session/vm_session.hpp>
 
 namespace mvmm::app {
@@ -145,6 +146,8 @@ int run_vm(const RunOptions& options) {
                 break;
         }
     });
+
+    session->add_service(std::make_unique<control::ControlService>(*session));
 
     try {
         session->start();
