@@ -1,3 +1,5 @@
+#include <cstring>
+
 #include <sys/mman.h>
 
 #include <mvmm/common/error.hpp>
@@ -34,7 +36,10 @@ std::uint64_t SyntheticMemory::alloc(std::uint64_t pages) {
     while (align < pages && align < 512) {
         align <<= 1;
     }
-    const auto align_bytes = align * kPageSize;
+    return alloc_aligned(pages, align * kPageSize);
+}
+
+std::uint64_t SyntheticMemory::alloc_aligned(std::uint64_t pages, std::uint64_t align_bytes) {
     for (const auto& r : view_.layout().ranges()) {
         auto start = std::max(next_, r.gpa);
         start = (start + align_bytes - 1) & ~(align_bytes - 1);
@@ -46,6 +51,14 @@ std::uint64_t SyntheticMemory::alloc(std::uint64_t pages) {
     }
     throw Error(cat("synthetic guest RAM of ", human_bytes(view_.layout().total_bytes()),
                     " is full (", allocated_, " pages handed out, ", pages, " more wanted)"));
+}
+
+void SyntheticMemory::write(std::uint64_t gpa, std::span<const std::byte> bytes) {
+    const auto offset = view_.layout().offset_of(gpa, bytes.size());
+    if (!offset) {
+        throw Error(cat("synthetic guest RAM: [", hex(gpa), ", +", bytes.size(), ") is not RAM"));
+    }
+    std::memcpy(ram_.data() + *offset, bytes.data(), bytes.size());
 }
 
 void SyntheticMemory::write64(std::uint64_t gpa, std::uint64_t value) {
@@ -121,9 +134,9 @@ void SyntheticMemory::set_pti_entry(std::uint64_t root, unsigned index, std::uin
     set_entry(root, index, user_present ? value | entry::kNoExecute : value);
 }
 
-std::uint64_t SyntheticMemory::make_kernel_root() {
-    const auto root = alloc();
-    map(root, kernel_image_va(), 0, leaf_bytes(2), leaf_bytes(2));
+std::uint64_t SyntheticMemory::make_kernel_root(std::uint64_t image_pa, std::uint64_t root_pa) {
+    const auto root = root_pa != 0 ? root_pa : alloc();
+    map(root, kernel_image_va(), image_pa, leaf_bytes(2), leaf_bytes(2));
     const auto ram_end = view_.layout().end_gpa();
     const auto gib = leaf_bytes(3);
     map(root, direct_map_va(mode_), 0, (ram_end + gib - 1) / gib * gib, gib);

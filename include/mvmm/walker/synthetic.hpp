@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <unordered_set>
 #include <vector>
 
@@ -28,8 +29,11 @@ class SyntheticMemory {
     [[nodiscard]] PagingMode mode() const noexcept { return mode_; }
 
     // A zeroed page (or `pages` contiguous pages, aligned to their size rounded
-    // up to a power of two) from a bump allocator; throws Error when RAM is full.
+    // up to a power of two, at most 2 MiB) from a bump allocator; throws Error
+    // when RAM is full.
     std::uint64_t alloc(std::uint64_t pages = 1);
+    // The same with an explicit alignment in bytes (a power of two).
+    std::uint64_t alloc_aligned(std::uint64_t pages, std::uint64_t align_bytes);
     // Pages handed out so far.
     [[nodiscard]] std::uint64_t allocated_pages() const noexcept { return allocated_; }
 
@@ -42,10 +46,14 @@ class SyntheticMemory {
         return read64(table + 8ULL * index);
     }
 
-    // Builds a kernel top-level table: slot 511 maps the kernel image with a
-    // 2 MiB leaf, slot 273 the direct map of RAM with 1 GiB leaves, and a few
-    // vmalloc slots have (empty) lower tables. Returns its address.
-    std::uint64_t make_kernel_root();
+    // Builds a kernel top-level table: slot 511 maps the kernel image (VA
+    // 0xffffffff80000000 -> `image_pa`, one 2 MiB leaf), slot 273 (4-level)
+    // the direct map of RAM with 1 GiB leaves, and a few vmalloc slots have
+    // (empty) lower tables. The table is made at `root_pa` if given, else
+    // allocated. Returns its address.
+    std::uint64_t make_kernel_root(std::uint64_t image_pa = 0, std::uint64_t root_pa = 0);
+    // Bytes to write through the view (tests build guest structures with it).
+    void write(std::uint64_t gpa, std::span<const std::byte> bytes);
     // A new process root (8 KiB PTI pair if `pti`) whose kernel half copies `kernel_root`.
     std::uint64_t make_process_root(std::uint64_t kernel_root, bool pti = false);
 
