@@ -5,3 +5,9 @@ mvmm_test(unit_memory_image SOURCES introspect/memory_image_test.cpp
   DEPS mvmm_memory mvmm_walker_synthetic mvmm_walker LABELS unit)
 mvmm_test(unit_walker SOURCES introspect/walker_test.cpp
   DEPS mvmm_walker_synthetic mvmm_walker LABELS unit)
+mvmm_test(unit_introspect_profile SOURCES introspect/profile_test.cpp
+  DEPS mvmm_introspect_synthetic mvmm_introspect LABELS unit)
+mvmm_test(unit_introspect_analysis SOURCES introspect/analysis_test.cpp
+  DEPS mvmm_introspect_synthetic mvmm_introspect LABELS unit)
+mvmm_test(unit_introspector SOURCES introspect/introspector_test.cpp
+  DEPS mvmm_introspect_synthetic mvmm_introspect LABELS unit)
