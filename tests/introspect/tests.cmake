@@ -11,3 +11,6 @@ mvmm_test(unit_introspect_analysis SOURCES introspect/analysis_test.cpp
   DEPS mvmm_introspect_synthetic mvmm_introspect LABELS unit)
 mvmm_test(unit_introspector SOURCES introspect/introspector_test.cpp
   DEPS mvmm_introspect_synthetic mvmm_introspect LABELS unit)
+mvmm_test(unit_inspect_cli SOURCES introspect/inspect_cli_test.cpp
+  DEPS mvmm_introspect_synthetic mvmm_introspect LABELS unit)
+add_dependencies(unit_inspect_cli mshare-vmm)

@@ -10,6 +10,7 @@
 
 #include "check_host.hpp"
 #include "ctl_command.hpp"
+#include "inspect.hpp"
 #include "run_command.hpp"
 
 namespace {
@@ -24,6 +25,7 @@ int run_cli(int argc, char** argv) {
     std::string config_path;
     check->add_option("config", config_path, "VM config file (JSON)")->required();
     mvmm::app::add_check_host_command(app);
+    mvmm::app::add_inspect_command(app);
 
     mvmm::app::CtlCommand ctl(app);
 
