@@ -244,6 +244,21 @@ TEST(Analysis, FreedTablesThatStillLookLikeRootsAreSkipped) {
                              [&](const RootInfo& r) { return r.phys == stale; }));
 }
 
+TEST(Analysis, TheTrampolineTableIsAKernelAliasNotAnMm) {
+    Guest g(1);
+    // Like the real-mode trampoline: a kernel-half copy whose entry 0 is the
+    // kernel's direct-map PUD.
+    const auto tramp = g.kernel.new_root();
+    g.mem.set_entry(tramp, 0, g.mem.get_entry(g.kernel.kernel_root(), 273));
+    for (const bool with_profile : {true, false}) {
+        const auto a = g.run(with_profile);
+        EXPECT_EQ(a.kernel_alias_skipped, 1U);
+        EXPECT_TRUE(std::none_of(a.roots.begin(), a.roots.end(),
+                                 [&](const RootInfo& r) { return r.phys == tramp; }));
+        EXPECT_EQ(accounting_json(a, nullptr)["roots"]["kernel_alias_skipped"], 1);
+    }
+}
+
 TEST(Analysis, AProfileOfAnotherBuildIsRefused) {
     Guest g(1);
     auto doc = g.kernel.profile_json();

@@ -139,7 +139,8 @@ json accounting_json(const Analysis& a, const GuestFigures* guest) {
                {"unowned", owners[RootOwner::unowned]},
                {"unknown", owners[RootOwner::unknown]},
                {"empty", empty},
-               {"free_skipped", a.free_roots_skipped}};
+               {"free_skipped", a.free_roots_skipped},
+               {"kernel_alias_skipped", a.kernel_alias_skipped}};
     if (a.scan) {
         roots["scan"] = {{"pages_scanned", a.scan->pages_scanned},
                          {"found", a.scan->roots.size()},

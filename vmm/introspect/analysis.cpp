@@ -66,6 +66,43 @@ const SpecialRegisters* long_mode_vcpu(const std::vector<SpecialRegisters>& vcpu
     return nullptr;
 }
 
+// Does the user half of `root` lead into the kernel's own tables (within two
+// levels)? The real-mode trampoline's table maps low memory through the
+// kernel's direct-map tables; it is a copy of kernel mappings, not an mm.
+bool reaches_kernel_tables(const PhysView& memory, std::uint64_t root,
+                           const walker::WalkResult& kernel) {
+    const auto page = memory.page(root);
+    if (page.empty()) {
+        return false;
+    }
+    unsigned looked_below = 0;
+    for (unsigned i = 0; i < 256; ++i) {
+        const auto e = load(page, i);
+        if ((e & entry::kPresent) == 0 || (e & entry::kPageSize) != 0) {
+            continue;
+        }
+        const auto child = e & entry::kAddressMask;
+        if (kernel.find(child)) {
+            return true;
+        }
+        if (looked_below++ >= 4) {
+            continue;
+        }
+        const auto below = memory.page(child);
+        if (below.empty()) {
+            continue;
+        }
+        for (unsigned j = 0; j < 512; ++j) {
+            const auto f = load(below, j);
+            if ((f & entry::kPresent) != 0 && (f & entry::kPageSize) == 0 &&
+                kernel.find(f & entry::kAddressMask)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 bool profile_pti(const Profile& p) {
     return p.enabled("CONFIG_PAGE_TABLE_ISOLATION") ||
            p.enabled("CONFIG_MITIGATION_PAGE_TABLE_ISOLATION");
@@ -187,6 +224,39 @@ Analysis analyze(const AnalysisInput& input, const AnalysisOptions& options) {
         a.root_source = "scan";
     }
 
+    // Walk options: the user half and the per-mm kernel slots.
+    walker::WalkOptions wo;
+    wo.mode = a.mode;
+    wo.pti = a.pti;
+    wo.leaf_bitmap = options.leaf_bitmap;
+    wo.max_references = options.max_references;
+    std::vector<unsigned> per_mm;
+    if (a.reference_root) {
+        try {
+            per_mm = walker::per_mm_kernel_slots(memory, *a.reference_root);
+        } catch (const Error& e) {
+            a.notes.push_back(cat("kernel half: ", e.what()));
+        }
+        for (const auto slot : per_mm) {
+            wo.top_slots.set(slot);
+        }
+    }
+    // The kernel half, once (before the roots: it tells kernel aliases apart).
+    if (a.reference_root && !per_mm.empty()) {
+        walker::WalkOptions ko = wo;
+        ko.leaf_bitmap = false;
+        ko.top_slots.reset();
+        for (unsigned i = 256; i < 512; ++i) {
+            ko.top_slots.set(i);
+        }
+        for (const auto slot : per_mm) {
+            ko.top_slots.reset(slot);
+        }
+        ko.pti = false;
+        const std::uint64_t ref[] = {*a.reference_root};
+        a.kernel_walk = walker::walk(memory, ref, ko);
+    }
+
     // Roots: tasks first, then what the scan found besides them.
     std::unordered_map<std::uint64_t, std::size_t> by_phys;
     std::vector<std::uint64_t> walk_roots;
@@ -209,6 +279,10 @@ Analysis analyze(const AnalysisInput& input, const AnalysisOptions& options) {
             if (by_phys.count(phys) != 0 || (kernel && phys == kernel->kernel_root())) {
                 continue;
             }
+            if (a.kernel_walk && reaches_kernel_tables(memory, phys, *a.kernel_walk)) {
+                ++a.kernel_alias_skipped;  // e.g. the real-mode trampoline's table
+                continue;
+            }
             if (kernel) {
                 const auto refs = kernel->page_refcount(phys);
                 if (refs && *refs == 0) {
@@ -224,22 +298,6 @@ Analysis analyze(const AnalysisInput& input, const AnalysisOptions& options) {
     }
 
     // The walk.
-    walker::WalkOptions wo;
-    wo.mode = a.mode;
-    wo.pti = a.pti;
-    wo.leaf_bitmap = options.leaf_bitmap;
-    wo.max_references = options.max_references;
-    std::vector<unsigned> per_mm;
-    if (a.reference_root) {
-        try {
-            per_mm = walker::per_mm_kernel_slots(memory, *a.reference_root);
-        } catch (const Error& e) {
-            a.notes.push_back(cat("kernel half: ", e.what()));
-        }
-        for (const auto slot : per_mm) {
-            wo.top_slots.set(slot);
-        }
-    }
     {
         const Stopwatch sw;
         a.walk = walker::walk(memory, walk_roots, wo);
@@ -251,22 +309,6 @@ Analysis analyze(const AnalysisInput& input, const AnalysisOptions& options) {
             const auto& n = a.walk.nodes()[node];
             a.roots[i].empty = n.tables == 0 && n.leaves == 0 && n.nonpresent_nonzero == 0;
         }
-    }
-
-    // The kernel half, once.
-    if (options.kernel_half && a.reference_root && !per_mm.empty()) {
-        walker::WalkOptions ko = wo;
-        ko.leaf_bitmap = false;
-        ko.top_slots.reset();
-        for (unsigned i = 256; i < 512; ++i) {
-            ko.top_slots.set(i);
-        }
-        for (const auto slot : per_mm) {
-            ko.top_slots.reset(slot);
-        }
-        ko.pti = false;
-        const std::uint64_t ref[] = {*a.reference_root};
-        a.kernel_walk = walker::walk(memory, ref, ko);
     }
 
     // Sharing.

@@ -24,7 +24,6 @@ struct AnalysisOptions {
     std::optional<walker::PagingMode> mode;  // default: from a vCPU's CR4, else 4-level
     std::optional<bool> pti;                 // default: detected (see docs/introspection.md)
     bool scan = true;                        // find roots by the kernel-half scan as well
-    bool kernel_half = true;                 // walk the kernel half once (for the tolerance)
     bool leaf_bitmap = false;                // needed to classify dirty pages
     bool verify_profile = true;              // refuse a profile of another build
     std::size_t max_shared_detail = 4096;    // shared PUDs analysed in detail
@@ -92,7 +91,8 @@ struct Analysis {
     std::optional<KernelFacts> kernel;
     std::optional<ProcessList> processes;
     std::optional<walker::RootScan> scan;
-    std::size_t free_roots_skipped = 0;  // scan hits whose page is free (stale copies)
+    std::size_t free_roots_skipped = 0;    // scan hits whose page is free (stale copies)
+    std::size_t kernel_alias_skipped = 0;  // scan hits mapping kernel tables (trampoline)
 
     std::vector<RootInfo> roots;  // in walk order
     walker::WalkResult walk;
