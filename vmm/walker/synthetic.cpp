@@ -9,8 +9,6 @@
 namespace mvmm::walker {
 namespace {
 
-constexpr std::uint64_t kFirstAllocation = 1 * kMiB;  // page 0 and low memory stay unused
-
 std::uint64_t kernel_image_va() {
     return 0xffff'ffff'8000'0000ULL;
 }
@@ -23,8 +21,9 @@ std::uint64_t vmalloc_va(PagingMode mode) {
 
 }  // namespace
 
-SyntheticMemory::SyntheticMemory(std::uint64_t ram_bytes, PagingMode mode)
-    : mode_(mode), next_(kFirstAllocation) {
+SyntheticMemory::SyntheticMemory(std::uint64_t ram_bytes, PagingMode mode,
+                                 std::uint64_t first_allocation)
+    : mode_(mode), next_(std::max<std::uint64_t>(first_allocation, kPageSize)) {
     auto layout = RamLayout::x86_standard(ram_bytes);
     ram_ = Mapping("synthetic guest RAM", layout.backing_size(), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);

@@ -21,7 +21,9 @@ inline constexpr std::uint64_t kTableFlags = entry::kPresent | entry::kWritable 
 class SyntheticMemory {
   public:
     // Zeroed guest RAM laid out like the KVM engine's (RamLayout::x86_standard).
-    explicit SyntheticMemory(std::uint64_t ram_bytes, PagingMode mode = PagingMode::four_level);
+    // Allocation starts at `first_allocation` (low memory stays unused).
+    explicit SyntheticMemory(std::uint64_t ram_bytes, PagingMode mode = PagingMode::four_level,
+                             std::uint64_t first_allocation = kMiB);
     SyntheticMemory(const SyntheticMemory&) = delete;
     SyntheticMemory& operator=(const SyntheticMemory&) = delete;
 
