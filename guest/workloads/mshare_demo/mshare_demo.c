@@ -2,10 +2,13 @@
  * mshare-demo: the donor/consumer pair that shows an msharefs region in use.
  *
  *   mshare-demo donor [--name NAME] [--text TEXT] [--timeout SECONDS]
- *       creates /sys/fs/mshare/NAME (two alignment units), fills it with
- *       anonymous shared memory, maps it at four alignment units, writes TEXT
- *       at its start, and waits until a consumer has answered (or the timeout),
- *       then removes the region.
+ *                     [--object-size BYTES|whole]
+ *       creates /sys/fs/mshare/NAME (two alignment units), puts an object of
+ *       anonymous shared memory at its start (2 MiB by default; "whole" fills
+ *       the region, 1 TiB on x86-64, which the kernel's overcommit accounting
+ *       refuses in a small guest), maps the region at four alignment units,
+ *       writes TEXT at its start, and waits until a consumer has answered (or
+ *       the timeout), then removes the region.
  *   mshare-demo consumer [--name NAME]
  *       opens the region read-write, maps it wherever the kernel likes, prints
  *       the text it finds and writes an answer after it.
@@ -38,10 +41,14 @@
 static const char *name = "mshare-demo";
 static const char *text = "Some random shared text";
 static double timeout_s = 30;
+static unsigned long long object_size = 2ULL << 20; /* 0: the whole region */
+static char created[256];                            /* removed if the donor fails */
 
 static void die(const char *what)
 {
 	fprintf(stderr, "mshare-demo: %s: %s\n", what, strerror(errno));
+	if (created[0])
+		unlink(created);
 	exit(1);
 }
 
@@ -85,11 +92,12 @@ static int donor(void)
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		die(path);
+	snprintf(created, sizeof(created), "%s", path);
 	if (ftruncate(fd, (off_t)size) != 0)
 		die("ftruncate");
 	memset(&mc, 0, sizeof(mc));
 	mc.region_offset = 0;
-	mc.size = size;
+	mc.size = object_size && object_size < size ? object_size : size;
 	mc.offset = 0;
 	mc.prot = PROT_READ | PROT_WRITE;
 	mc.flags = MAP_ANONYMOUS | MAP_SHARED | MAP_FIXED;
@@ -101,8 +109,8 @@ static int donor(void)
 	if (addr == MAP_FAILED)
 		die("mmap of the region");
 	strcpy(addr, text);
-	printf("donor: region %s, %llu bytes at %p; wrote \"%s\"\n", path, size, (void *)addr,
-	       text);
+	printf("donor: region %s, %llu bytes at %p, object of %llu bytes; wrote \"%s\"\n", path,
+	       size, (void *)addr, (unsigned long long)mc.size, text);
 	fflush(stdout);
 
 	while (strncmp(addr + ANSWER_OFFSET, ANSWER_PREFIX, strlen(ANSWER_PREFIX)) != 0) {
@@ -196,7 +204,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s donor|consumer|pair [--name NAME] [--text TEXT] "
-				"[--timeout SECONDS]\n", argv[0]);
+				"[--timeout SECONDS] [--object-size BYTES|whole]\n", argv[0]);
 		return 2;
 	}
 	cmd = argv[1];
@@ -205,6 +213,20 @@ int main(int argc, char **argv)
 			name = argv[++i];
 		} else if (strcmp(argv[i], "--text") == 0 && i + 1 < argc) {
 			text = argv[++i];
+		} else if (strcmp(argv[i], "--object-size") == 0 && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "whole") == 0) {
+				object_size = 0;
+			} else {
+				char *end;
+
+				object_size = strtoull(argv[i], &end, 0);
+				if (*end || object_size < 2 * 4096 || object_size % 4096) {
+					fprintf(stderr, "mshare-demo: --object-size must be 'whole' or "
+							"a multiple of 4096 of at least 8192\n");
+					return 2;
+				}
+			}
 		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
 			timeout_s = atof(argv[++i]);
 		} else {

@@ -50,6 +50,7 @@ struct run {
 	long timeouts_total;
 	long deaths_by_phase[PHASE_COUNT];
 	int64_t page_tables_start, page_tables_peak, page_tables_held;
+	int64_t page_tables_attached, page_tables_touched; /* last round */
 	int64_t oom_kills_start;
 	/* last round's touch figures for the summary */
 	double region_pte_mean, minflt_touch_mean;
@@ -340,8 +341,12 @@ static void write_phase(struct run *run, int phase, long round, uint64_t wall_ns
 	}
 	if (page_tables > run->page_tables_peak)
 		run->page_tables_peak = page_tables;
+	if (phase == PHASE_ATTACH && round == run->o->rounds - 1)
+		run->page_tables_attached = page_tables;
 	if (phase == PHASE_TOUCH && round == run->o->rounds - 1) {
 		struct stats region = { 0 };
+
+		run->page_tables_touched = page_tables;
 
 		for (long i = 0; i < run->spawned; i++) {
 			const struct proc *p = &run->procs[i];
@@ -691,6 +696,7 @@ int run_benchmark(const struct options *o, struct jw *w)
 	jw_int(w, "page_tables_start", run.page_tables_start);
 	jw_int(w, "page_tables_held", run.page_tables_held);
 	jw_int(w, "page_tables_held_delta", run.page_tables_held - run.page_tables_start);
+	jw_int(w, "page_tables_touch_delta", run.page_tables_touched - run.page_tables_attached);
 	jw_int(w, "page_tables_peak", run.page_tables_peak);
 	jw_int(w, "page_tables_end", meminfo_bytes("PageTables"));
 	jw_int(w, "touch_reporters", run.touch_reporters);
