@@ -28,7 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 using Kind = EngineEvent::Kind;
 
-constexpr auto kBootLimit = 300s;  // a failure bound, not a timing assertion
+constexpr auto kBootLimit = 120s;  // a failure bound, not a timing assertion
 
 // One engine with everything it needs, in a private folder.
 class Vm {

@@ -1,0 +1,249 @@
+// What supervision by mshare-vmm costs on the QEMU engine: the time from
+// spawning a process to the guest's boot-complete marker (the byte 'B' that
+// /init writes to port 0xe9 once it has mounted everything, just before it
+// starts the agent), for
+//
+//   plain   qemu-system-x86_64 booting the kernel and initramfs with the same
+//           machine, vCPUs, memory, command line and serial ports, the marker
+//           read from an isa-debugcon socket;
+//   vmm     `mshare-vmm run --config F --stop-after-boot` on the QEMU engine,
+//           the marker seen when the VMM logs "boot complete after".
+//
+// Each repetition runs one boot of each, alternating which goes first, so
+// the machine's background load hits both alike. The counters plain_s, vmm_s
+// and ratio (vmm/plain) are reported per repetition and as median over the
+// repetitions. Goal: ratio <= 1.10.
+//
+//   build/benchmarks/qemu/bench_qemu [--benchmark_repetitions=N]   (default 7)
+//
+// The guest: out/kernel/bzImage and out/initramfs/initramfs.cpio, or
+// $MVMM_BENCH_KERNEL and $MVMM_BENCH_INITRAMFS.
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mvmm/common/error.hpp>
+#include <mvmm/common/strings.hpp>
+#include <mvmm/common/unique_fd.hpp>
+#include <mvmm/qemu/child_process.hpp>
+#include <mvmm/qemu/command_line.hpp>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+constexpr unsigned kVcpus = 2;
+constexpr unsigned kMemoryMib = 512;
+constexpr auto kBootLimit = std::chrono::seconds(120);
+
+fs::path artifact(const char* env, const char* relative) {
+    if (const char* value = std::getenv(env); value != nullptr && *value != '\0') {
+        return value;
+    }
+    return fs::path(MVMM_SOURCE_DIR) / relative;
+}
+
+class TempDir {
+  public:
+    TempDir() {
+        std::string templ = (fs::temp_directory_path() / "mvmm-bench-XXXXXX").string();
+        if (::mkdtemp(templ.data()) == nullptr) {
+            mvmm::throw_errno("mkdtemp");
+        }
+        path_ = templ;
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    [[nodiscard]] const fs::path& path() const { return path_; }
+
+  private:
+    fs::path path_;
+};
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Reads from `fd` until `done(data so far)` says so; throws on end-of-file or time-out.
+template <typename Done>
+void read_until(int fd, Clock::time_point start, std::string_view what, Done done) {
+    std::string seen;
+    char buffer[4096];
+    while (!done(seen)) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start + kBootLimit -
+                                                                                Clock::now());
+        pollfd pfd{fd, POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
+            throw mvmm::Error(
+                mvmm::cat(what, ": no boot-complete marker within ", kBootLimit.count(), " s"));
+        }
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n <= 0) {
+            throw mvmm::Error(mvmm::cat(what, ": ended before the boot-complete marker; output: ",
+                                        seen.substr(seen.size() > 2000 ? seen.size() - 2000 : 0)));
+        }
+        seen.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+struct Guest {
+    fs::path kernel;
+    fs::path initramfs;
+};
+
+// Plain QEMU: the engine's machine and serial ports, RAM not in a file, no QMP.
+double boot_plain(const Guest& guest) {
+    TempDir dir;
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        mvmm::throw_errno("socketpair");
+    }
+    mvmm::UniqueFd ours(fds[0]);
+    mvmm::UniqueFd theirs(fds[1]);
+    const std::vector<std::string> argv = {
+        "qemu-system-x86_64",
+        "-machine",
+        "microvm",
+        "-accel",
+        "tcg",
+        "-smp",
+        mvmm::cat(kVcpus),
+        "-m",
+        mvmm::cat(kMemoryMib, "M"),
+        "-kernel",
+        guest.kernel.string(),
+        "-initrd",
+        guest.initramfs.string(),
+        "-append",
+        mvmm::qemu_default_cmdline(),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-serial",
+        mvmm::cat("file:", (dir.path() / "console.log").string()),
+        "-chardev",
+        "null,id=agent",
+        "-device",
+        "isa-serial,index=1,chardev=agent",
+        "-chardev",
+        mvmm::cat("socket,id=marker,fd=", theirs.get()),
+        "-device",
+        "isa-debugcon,iobase=0xe9,chardev=marker"};
+    const auto start = Clock::now();
+    mvmm::ChildProcess qemu({.argv = argv, .inherit_fds = {theirs.get()}, .stderr_fd = -1});
+    theirs.reset();
+    read_until(ours.get(), start, "plain QEMU",
+               [](const std::string& seen) { return seen.find('B') != std::string::npos; });
+    const double seconds = seconds_since(start);
+    qemu.signal(SIGKILL);
+    qemu.wait();
+    return seconds;
+}
+
+// mshare-vmm on the QEMU engine, stopping the VM once the guest booted.
+double boot_vmm(const Guest& guest) {
+    TempDir dir;
+    const auto config = dir.path() / "vm.json";
+    std::ofstream(config) << mvmm::cat(R"({"name": "bench", "engine": "qemu", "vcpus": )", kVcpus,
+                                       R"(, "memory_mib": )", kMemoryMib, R"(, "kernel": ")",
+                                       guest.kernel.string(), R"(", "initramfs": ")",
+                                       guest.initramfs.string(), R"("})");
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        mvmm::throw_errno("pipe");
+    }
+    mvmm::UniqueFd read_end(fds[0]);
+    mvmm::UniqueFd write_end(fds[1]);
+    const auto start = Clock::now();
+    mvmm::ChildProcess vmm({.argv = {MVMM_VMM_BINARY, "run", "--config", config.string(),
+                                     "--stop-after-boot", "--no-console-stdout"},
+                            .inherit_fds = {},
+                            .stderr_fd = write_end.get()});
+    write_end.reset();
+    read_until(read_end.get(), start, "mshare-vmm", [](const std::string& seen) {
+        return seen.find("boot complete after") != std::string::npos;
+    });
+    const double seconds = seconds_since(start);
+    vmm.wait();  // it stops the VM itself
+    return seconds;
+}
+
+void BootToMarker(benchmark::State& state) {
+    const Guest guest{artifact("MVMM_BENCH_KERNEL", "out/kernel/bzImage"),
+                      artifact("MVMM_BENCH_INITRAMFS", "out/initramfs/initramfs.cpio")};
+    for (const auto& file : {guest.kernel, guest.initramfs}) {
+        if (!fs::is_regular_file(file)) {
+            state.SkipWithError(mvmm::cat("no guest file ", file.string(),
+                                          " (build the kernel and initramfs first)")
+                                    .c_str());
+            return;
+        }
+    }
+    static unsigned round = 0;
+    for (auto _ : state) {
+        double plain = 0;
+        double vmm = 0;
+        try {
+            if (round++ % 2 == 0) {
+                plain = boot_plain(guest);
+                vmm = boot_vmm(guest);
+            } else {
+                vmm = boot_vmm(guest);
+                plain = boot_plain(guest);
+            }
+        } catch (const mvmm::Error& e) {
+            state.SkipWithError(e.what());
+            return;
+        }
+        state.SetIterationTime(vmm);
+        state.counters["plain_s"] = plain;
+        state.counters["vmm_s"] = vmm;
+        state.counters["ratio"] = vmm / plain;
+    }
+}
+
+BENCHMARK(BootToMarker)->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+// Google Benchmark's main, with 7 repetitions unless --benchmark_repetitions says otherwise.
+int main(int argc, char** argv) {
+    std::string repetitions = "--benchmark_repetitions=7";
+    bool given = false;
+    for (int i = 1; i < argc; ++i) {
+        given = given || std::string_view(argv[i]).starts_with("--benchmark_repetitions");
+    }
+    std::vector<char*> args;
+    args.reserve(static_cast<std::size_t>(argc) + 1);
+    for (int i = 0; i < argc; ++i) {
+        args.push_back(argv[i]);
+        if (i == 0 && !given) {
+            args.push_back(repetitions.data());
+        }
+    }
+    int count = static_cast<int>(args.size());
+    benchmark::Initialize(&count, args.data());
+    if (benchmark::ReportUnrecognizedArguments(count, args.data())) {
+        return 1;
+    }
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
