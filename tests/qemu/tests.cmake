@@ -1,7 +1,8 @@
 # The QEMU engine, the engine choice, VmSession and `mshare-vmm run`.
 mvmm_test(unit_qemu
   SOURCES qemu/monitor_parse_test.cpp qemu/command_line_test.cpp qemu/qmp_client_test.cpp
-          qemu/child_process_test.cpp qemu/engine_select_test.cpp qemu/session_test.cpp
+          qemu/child_process_test.cpp qemu/ram_folder_test.cpp qemu/engine_select_test.cpp
+          qemu/session_test.cpp
   DEPS mvmm_qemu mvmm_engine_select mvmm_session
   LABELS unit)
 

@@ -42,6 +42,7 @@
 #include <mvmm/qemu/command_line.hpp>
 #include <mvmm/qemu/monitor_parse.hpp>
 #include <mvmm/qemu/qmp_client.hpp>
+#include <mvmm/qemu/ram_folder.hpp>
 
 namespace mvmm {
 namespace {
@@ -123,8 +124,11 @@ class LineSplitter {
 class QemuEngine final : public Engine {
   public:
     explicit QemuEngine(const EngineSetup& setup)
-        : config_(setup.config), console_(setup.console), runtime_dir_(setup.runtime_dir) {
-        ram_path_ = runtime_dir_ / "ram";
+        : config_(setup.config),
+          console_(setup.console),
+          runtime_dir_(setup.runtime_dir),
+          ram_folder_(runtime_dir_) {
+        ram_path_ = ram_folder_.path() / "ram";
         agent_socket_ =
             config_.agent_socket.empty() ? runtime_dir_ / "agent.sock" : config_.agent_socket;
     }
@@ -208,6 +212,7 @@ class QemuEngine final : public Engine {
     VmConfig config_;
     ConsoleSink& console_;
     std::filesystem::path runtime_dir_;
+    RamFolder ram_folder_;  // the runtime folder, or a private one on /dev/shm
     std::filesystem::path ram_path_;
     std::filesystem::path agent_socket_;
     std::string binary_;
