@@ -77,6 +77,17 @@ TEST(ChildProcess, ExitFdSignalAndKill) {
     child.signal(SIGKILL);  // after reaping: a no-op
 }
 
+TEST(ChildProcess, ReportsTheCpuTimeOfTheChildAndItsChildren) {
+    // The work happens in a grandchild, which the shell reaps.
+    ChildProcess child(
+        {.argv = {"sh", "-c", "sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'"},
+         .inherit_fds = {},
+         .stderr_fd = -1});
+    EXPECT_EQ(child.cpu_seconds(), 0.0);
+    child.wait();
+    EXPECT_GT(child.cpu_seconds(), 0.0);
+}
+
 TEST(ChildProcess, DestructorKillsAndReaps) {
     pid_t pid = 0;
     {

@@ -6,6 +6,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,13 @@ int pidfd_open(pid_t pid) {
 
 int pidfd_send_signal(int pidfd, int sig) {
     return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+double cpu_seconds_of(const rusage& usage) {
+    auto seconds = [](const timeval& tv) {
+        return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+    };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 bool is_executable_file(const std::filesystem::path& path) {
@@ -177,9 +185,11 @@ std::optional<int> ChildProcess::try_wait() {
         return status_;
     }
     int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    rusage usage{};
+    const pid_t r = ::wait4(pid_, &status, WNOHANG, &usage);
     if (r == pid_) {
         status_ = status;
+        cpu_seconds_ = cpu_seconds_of(usage);
     } else if (r < 0 && errno != EINTR) {
         throw_errno(cat("waitpid ", pid_));
     }
@@ -189,9 +199,11 @@ std::optional<int> ChildProcess::try_wait() {
 int ChildProcess::wait() {
     while (!status_) {
         int status = 0;
-        const pid_t r = ::waitpid(pid_, &status, 0);
+        rusage usage{};
+        const pid_t r = ::wait4(pid_, &status, 0, &usage);
         if (r == pid_) {
             status_ = status;
+            cpu_seconds_ = cpu_seconds_of(usage);
         } else if (r < 0 && errno != EINTR) {
             throw_errno(cat("waitpid ", pid_));
         }

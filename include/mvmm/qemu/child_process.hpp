@@ -45,11 +45,14 @@ class ChildProcess {
     // Blocks until the child ends; returns its wait status.
     int wait();
     [[nodiscard]] std::optional<int> status() const noexcept { return status_; }
+    // User plus system CPU time of the child and the children it reaped, once reaped.
+    [[nodiscard]] double cpu_seconds() const noexcept { return cpu_seconds_; }
 
   private:
     pid_t pid_ = -1;
     UniqueFd pidfd_;
     std::optional<int> status_;
+    double cpu_seconds_ = 0;
 };
 
 // "exited with status 1", "was killed by signal 9 (Killed)".
