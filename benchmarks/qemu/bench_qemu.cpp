@@ -4,8 +4,8 @@
 // starts the agent), for
 //
 //   plain   qemu-system-x86_64 booting the kernel and initramfs with the same
-//           machine, vCPUs, memory, command line and serial ports, the marker
-//           read from an isa-debugcon socket;
+//           machine, vCPUs, memory, command line and serial ports, the console
+//           and the marker (isa-debugcon) on sockets, RAM not in a file, no QMP;
 //   vmm     `mshare-vmm run --config F --stop-after-boot` on the QEMU engine,
 //           the marker seen when the VMM logs "boot complete after".
 //
@@ -21,6 +21,7 @@
 //
 // The guest: out/kernel/bzImage and out/initramfs/initramfs.cpio, or
 // $MVMM_BENCH_KERNEL and $MVMM_BENCH_INITRAMFS.
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -82,18 +83,27 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Reads from `fd` until `done(data so far)` says so; throws on end-of-file or time-out.
+// Reads from `fd` until `done(data so far)` says so, meanwhile draining
+// `drain_fd` (if >= 0); throws on end-of-file or time-out.
 template <typename Done>
-void read_until(int fd, Clock::time_point start, std::string_view what, Done done) {
+void read_until(int fd, Clock::time_point start, std::string_view what, Done done,
+                int drain_fd = -1) {
     std::string seen;
     char buffer[4096];
     while (!done(seen)) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start + kBootLimit -
                                                                                 Clock::now());
-        pollfd pfd{fd, POLLIN, 0};
-        if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
+        std::array<pollfd, 2> fds{{{fd, POLLIN, 0}, {drain_fd, POLLIN, 0}}};
+        if (left.count() <= 0 ||
+            ::poll(fds.data(), drain_fd >= 0 ? 2 : 1, static_cast<int>(left.count())) <= 0) {
             throw mvmm::Error(
                 mvmm::cat(what, ": no boot-complete marker within ", kBootLimit.count(), " s"));
+        }
+        if (drain_fd >= 0 && (fds[1].revents & POLLIN) != 0) {
+            (void)!::read(drain_fd, buffer, sizeof buffer);
+        }
+        if ((fds[0].revents & (POLLIN | POLLHUP)) == 0) {
+            continue;
         }
         const ssize_t n = ::read(fd, buffer, sizeof buffer);
         if (n <= 0) {
@@ -117,49 +127,59 @@ struct Guest {
 
 // Plain QEMU: the engine's machine and serial ports, RAM not in a file, no QMP.
 Boot boot_plain(const Guest& guest) {
-    TempDir dir;
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-        mvmm::throw_errno("socketpair");
-    }
-    mvmm::UniqueFd ours(fds[0]);
-    mvmm::UniqueFd theirs(fds[1]);
-    const std::vector<std::string> argv = {
-        "qemu-system-x86_64",
-        "-machine",
-        "microvm",
-        "-accel",
-        "tcg",
-        "-smp",
-        mvmm::cat(kVcpus),
-        "-m",
-        mvmm::cat(kMemoryMib, "M"),
-        "-kernel",
-        guest.kernel.string(),
-        "-initrd",
-        guest.initramfs.string(),
-        "-append",
-        mvmm::qemu_default_cmdline(),
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-serial",
-        mvmm::cat("file:", (dir.path() / "console.log").string()),
-        "-chardev",
-        "null,id=agent",
-        "-device",
-        "isa-serial,index=1,chardev=agent",
-        "-chardev",
-        mvmm::cat("socket,id=marker,fd=", theirs.get()),
-        "-device",
-        "isa-debugcon,iobase=0xe9,chardev=marker"};
+    auto pair = [] {
+        int fds[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+            mvmm::throw_errno("socketpair");
+        }
+        return std::pair{mvmm::UniqueFd(fds[0]), mvmm::UniqueFd(fds[1])};
+    };
+    // The marker and the console go to sockets, as with the engine; the
+    // console is read and dropped (QEMU writes it a byte at a time, so an
+    // unread socket would soon be full and stall the guest).
+    auto [ours, theirs] = pair();
+    auto [console_ours, console_theirs] = pair();
+    const std::vector<std::string> argv = {"qemu-system-x86_64",
+                                           "-machine",
+                                           "microvm",
+                                           "-accel",
+                                           "tcg",
+                                           "-smp",
+                                           mvmm::cat(kVcpus),
+                                           "-m",
+                                           mvmm::cat(kMemoryMib, "M"),
+                                           "-kernel",
+                                           guest.kernel.string(),
+                                           "-initrd",
+                                           guest.initramfs.string(),
+                                           "-append",
+                                           mvmm::qemu_default_cmdline(),
+                                           "-nodefaults",
+                                           "-no-user-config",
+                                           "-display",
+                                           "none",
+                                           "-no-reboot",
+                                           "-chardev",
+                                           mvmm::cat("socket,id=console,fd=", console_theirs.get()),
+                                           "-serial",
+                                           "chardev:console",
+                                           "-chardev",
+                                           "null,id=agent",
+                                           "-device",
+                                           "isa-serial,index=1,chardev=agent",
+                                           "-chardev",
+                                           mvmm::cat("socket,id=marker,fd=", theirs.get()),
+                                           "-device",
+                                           "isa-debugcon,iobase=0xe9,chardev=marker"};
     const auto start = Clock::now();
-    mvmm::ChildProcess qemu({.argv = argv, .inherit_fds = {theirs.get()}, .stderr_fd = -1});
+    mvmm::ChildProcess qemu(
+        {.argv = argv, .inherit_fds = {theirs.get(), console_theirs.get()}, .stderr_fd = -1});
     theirs.reset();
-    read_until(ours.get(), start, "plain QEMU",
-               [](const std::string& seen) { return seen.find('B') != std::string::npos; });
+    console_theirs.reset();
+    read_until(
+        ours.get(), start, "plain QEMU",
+        [](const std::string& seen) { return seen.find('B') != std::string::npos; },
+        console_ours.get());
     const double seconds = seconds_since(start);
     qemu.signal(SIGTERM);  // QEMU shuts down cleanly, as it does when the VMM stops it
     qemu.wait();
