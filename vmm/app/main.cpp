@@ -11,6 +11,7 @@
 #include "check_host.hpp"
 #include "ctl_command.hpp"
 #include "inspect.hpp"
+#include "plot_command.hpp"
 #include "run_command.hpp"
 
 namespace {
@@ -28,6 +29,8 @@ int run_cli(int argc, char** argv) {
     mvmm::app::add_inspect_command(app);
 
     mvmm::app::CtlCommand ctl(app);
+    mvmm::app::PlotOptions plot_options;
+    auto* plot = mvmm::app::add_plot_command(app, plot_options);
 
     mvmm::app::RunOptions run_options;
     auto* run = mvmm::app::add_run_command(app, run_options);
@@ -41,6 +44,9 @@ int run_cli(int argc, char** argv) {
     }
     if (*run) {
         return mvmm::app::run_vm(run_options);
+    }
+    if (*plot) {
+        return mvmm::app::run_plot(plot_options);
     }
     try {
         if (*check) {
