@@ -6,36 +6,6 @@
 
 namespace mvmm::scenario::fake {
 
-std::string base64_encode(std::string_view data) {
-    static constexpr const char* kAlphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < data.size(); i += 3) {
-        const auto v = (static_cast<unsigned char>(data[i]) << 16) |
-                       (static_cast<unsigned char>(data[i + 1]) << 8) |
-                       static_cast<unsigned char>(data[i + 2]);
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += kAlphabet[(v >> 6) & 63];
-        out += kAlphabet[v & 63];
-    }
-    if (i + 1 == data.size()) {
-        const auto v = static_cast<unsigned char>(data[i]) << 16;
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += "==";
-    } else if (i + 2 == data.size()) {
-        const auto v = (static_cast<unsigned char>(data[i]) << 16) |
-                       (static_cast<unsigned char>(data[i + 1]) << 8);
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += kAlphabet[(v >> 6) & 63];
-        out += '=';
-    }
-    return out;
-}
-
 FakeVm::FakeVm() {
     on("query-status", [](const json&, Deadline) {
         return json{{"running", true}, {"status", "running"}};
@@ -71,14 +41,10 @@ FakeVm::FakeVm() {
         if (e.program.signal) {
             reply["signal"] = *e.program.signal;
         } else {
-            reply["exitcode"] = e.program.exit_code;
+            reply["exit-code"] = e.program.exit_code;
         }
-        if (!e.program.out.empty()) {
-            reply["out-data"] = base64_encode(e.program.out);
-        }
-        if (!e.program.err.empty()) {
-            reply["err-data"] = base64_encode(e.program.err);
-        }
+        reply["stdout"] = e.program.out;
+        reply["stderr"] = e.program.err;
         return reply;
     });
 }

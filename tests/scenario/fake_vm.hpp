@@ -17,8 +17,6 @@ namespace mvmm::scenario::fake {
 
 using nlohmann::json;
 
-std::string base64_encode(std::string_view data);
-
 // A program the fake guest agent can run.
 struct FakeProgram {
     int exit_code = 0;

@@ -195,6 +195,18 @@ TEST_F(ParserTest, MatrixExpandsWithTypedSubstitution) {
     EXPECT_EQ(f.scenarios[3].index, 3U);
 }
 
+TEST_F(ParserTest, MatrixAsParameterSets) {
+    const auto f = load(R"({"scenarios": [{
+        "name": "share-N${N}", "matrix": [{"N": 2, "min": 0.4}, {"N": 64, "min": 0.9}],
+        "vm": "../vm.json",
+        "steps": [{"type": "query", "command": "c",
+                   "assert": [{"pointer": "/r", "op": ">=", "value": "${min}"}]}]}]})");
+    ASSERT_EQ(f.scenarios.size(), 2U);
+    EXPECT_EQ(f.scenarios[1].name, "share-N64");
+    EXPECT_EQ(f.scenarios[1].parameters, json({{"N", 64}, {"min", 0.9}}));
+    EXPECT_EQ(*f.scenarios[1].steps[0].asserts[0].value, json(0.9));
+}
+
 TEST_F(ParserTest, ExpectedOutOfMemoryGetsDefaultPatterns) {
     const auto f = load(R"({"scenarios": [{"name": "a", "vm": "../vm.json",
         "expect": {"outcome": "out-of-memory"}, "steps": [{"type": "pause"}]}]})");
@@ -285,8 +297,8 @@ TEST_F(ParserTest, StepErrorsNameTheStepIndexNameAndField) {
     EXPECT_THAT(error_of_steps(R"([{"type": "pause"}, {"type": "dance", "name": "twirl"}])"),
                 AllOf(HasSubstr("s.json"), HasSubstr("scenario 0 't'"), HasSubstr("step 1 'twirl'"),
                       HasSubstr("/scenarios/0/steps/1/type"),
-                      HasSubstr("'dance' is not a step type (known: check, exec, pause, query, "
-                                "resume, sleep, wait_event, wait_until)")));
+                      HasSubstr("'dance' is not a step type (known: check, exec, exec_wait, pause, "
+                                "query, resume, sleep, wait_event, wait_until)")));
     EXPECT_THAT(
         error_of_steps(R"([{"name": "x"}])"),
         AllOf(HasSubstr("step 0 'x'"), HasSubstr("/scenarios/0/steps/0/type: is required")));
@@ -324,6 +336,39 @@ TEST_F(ParserTest, BadExecSteps) {
                 HasSubstr("/timeout: -1 is out of range"));
 }
 
+TEST_F(ParserTest, BackgroundExecAndItsWait) {
+    const auto f = load(R"({"scenarios": [{"name": "t", "vm": "../vm.json", "steps": [
+        {"type": "exec", "path": "/bin/ptbench", "background": true, "save": "bench"},
+        {"type": "pause"},
+        {"type": "exec_wait", "exec": "bench", "timeout": 30,
+         "assert": [{"pointer": "/exit_code", "op": "==", "value": 0}]}]}]})");
+    const auto& steps = f.scenarios[0].steps;
+    EXPECT_TRUE(steps[0].background);
+    EXPECT_EQ(steps[2].type, StepType::exec_wait);
+    EXPECT_EQ(steps[2].exec_step, 0U);
+    EXPECT_EQ(steps[2].name, "wait for bench");
+
+    EXPECT_THAT(error_of_steps(R"([{"type": "exec", "path": "/x", "background": true}])"),
+                HasSubstr("/save: is required for a background exec"));
+    EXPECT_THAT(error_of_steps(R"([{"type": "exec", "path": "/x", "background": true, "save": "b",
+                                    "assert": [{"pointer": "", "op": "exists"}]}])"),
+                HasSubstr("/assert: a background exec has no result yet"));
+    EXPECT_THAT(error_of_steps(R"([{"type": "exec", "path": "/x", "save": "b"},
+                                   {"type": "exec_wait", "exec": "b"}])"),
+                AllOf(HasSubstr("step 1 'wait for b'"), HasSubstr("/scenarios/0/steps/1/exec"),
+                      HasSubstr("'b' is not the save name of an earlier background exec step")));
+    EXPECT_THAT(error_of_steps(R"([{"type": "exec_wait", "exec": "b"},
+                                   {"type": "exec", "path": "/x", "background": true, "save": "b"}])"),
+                HasSubstr("is not the save name of an earlier background exec step"));
+    EXPECT_THAT(error_of_steps(R"([{"type": "exec", "path": "/x", "background": true, "save": "b"},
+                                   {"type": "exec_wait", "exec": "b"},
+                                   {"type": "exec_wait", "exec": "b"}])"),
+                HasSubstr("'b' is already waited for"));
+    EXPECT_THAT(error_of_steps(R"([{"type": "exec_wait"}])"), HasSubstr("/exec: is required"));
+    EXPECT_THAT(error_of_steps(R"([{"type": "exec_wait", "exec": "b", "save": "c"}])"),
+                HasSubstr("/save: unknown key in a exec_wait step"));
+}
+
 TEST_F(ParserTest, BadOtherSteps) {
     EXPECT_THAT(error_of_steps(R"([{"type": "query"}])"), HasSubstr("/command: is required"));
     EXPECT_THAT(error_of_steps(R"([{"type": "query", "command": ""}])"),
@@ -345,7 +390,8 @@ TEST_F(ParserTest, BadOtherSteps) {
     EXPECT_THAT(
         error_of_steps(R"([{"type": "query", "command": "c", "save": "a"},
                                    {"type": "query", "command": "d", "save": "a", "name": "again"}])"),
-        AllOf(HasSubstr("step 1 'again'"), HasSubstr("'a' is already saved by an earlier step")));
+        AllOf(HasSubstr(
+            "step 1 'again': /scenarios/0/steps/1/save: 'a' is already saved by an earlier step")));
     EXPECT_THAT(error_of_steps(R"([{"type": "query", "command": "c", "assert": {}}])"),
                 HasSubstr("/assert: must be an array of assertions, not an object"));
     EXPECT_THAT(error_of_steps(R"([{"type": "pause", "always": 1}])"),
@@ -444,7 +490,18 @@ TEST_F(ParserTest, BadMatrix) {
         return error_of(cat(R"({"scenarios": [{"name": ")", name, R"(", "matrix": )", matrix,
                             R"(, "vm": "../vm.json", "steps": [{"type": "pause"}]}]})"));
     };
-    EXPECT_THAT(with("a", "[]"), HasSubstr("/scenarios/0/matrix: must be an object"));
+    EXPECT_THAT(with("a", "3"), HasSubstr("/scenarios/0/matrix: must be an object (parameter: "
+                                          "values) or an array of parameter sets, not a number"));
+    EXPECT_THAT(with("a", "[]"),
+                HasSubstr("/scenarios/0/matrix: must have at least one parameter set"));
+    EXPECT_THAT(with("a${N}", R"([{"N": 1}, 2])"),
+                HasSubstr("/scenarios/0/matrix/1: must be a non-empty object of parameters"));
+    EXPECT_THAT(with("a${N}", R"([{"N": 1}, {"N": []}])"),
+                HasSubstr("/scenarios/0/matrix/1/N: must be a string, number or boolean"));
+    EXPECT_THAT(with("a${N}", R"([{"N": 1, "M": 2}, {"N": 2}])"),
+                HasSubstr("/scenarios/0/matrix/1: lacks parameter 'M' that set 0 has"));
+    EXPECT_THAT(with("a${N}", R"([{"N": 1}, {"N": 2, "M": 2}])"),
+                HasSubstr("/scenarios/0/matrix/1/M: parameter 'M' is not in set 0"));
     EXPECT_THAT(with("a", "{}"), HasSubstr("/scenarios/0/matrix: must have at least one"));
     EXPECT_THAT(with("a${N}", R"({"N": []})"),
                 HasSubstr("/scenarios/0/matrix/N: must be a non-empty array of values"));

@@ -1,5 +1,7 @@
 // The runner against a scripted fake VM: steps, assertions, events, time
 // limits, console checks, expected outcomes, parallel runs.
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -191,6 +193,45 @@ TEST_F(RunnerTest, JsonLinesBecomeAnArray) {
     });
     const auto r = run(s, launcher);
     EXPECT_EQ(r.status, Status::passed) << (r.failures.empty() ? "" : r.failures.front());
+}
+
+TEST_F(RunnerTest, BackgroundExecRunsWhileOtherStepsQueryTheGuest) {
+    const auto& s = scenario(R"("steps": [
+        {"type": "exec", "name": "bench", "path": "/bin/ptbench", "background": true,
+         "stdout": "json", "save": "bench"},
+        {"type": "query", "command": "mshare-accounting", "save": "during"},
+        {"type": "exec_wait", "exec": "bench",
+         "assert": [{"pointer": "/json/procs", "op": "==", "value": 8}]},
+        {"type": "check", "assert": [{"pointer": "/bench/json/minflt", "op": "==", "value": 800}]}
+    ])");
+    FakeLauncher launcher(standard_guest);
+    const auto r = run(s, launcher);
+    EXPECT_EQ(r.status, Status::passed) << (r.failures.empty() ? "" : r.failures.front());
+    EXPECT_EQ(r.steps[0].result["background"], true);
+    EXPECT_EQ(r.steps[2].result["exit_code"], 0);
+    EXPECT_EQ(r.saved["bench"]["json"]["page_tables"], 4096);
+    // The accounting query ran before the program was collected.
+    const auto cmds = launcher.vms().at(0)->commands();
+    const auto acct = std::find(cmds.begin(), cmds.end(), "mshare-accounting");
+    const auto status = std::find(cmds.begin(), cmds.end(), "mshare-guest-exec-status");
+    EXPECT_LT(acct - cmds.begin(), status - cmds.begin());
+    // The agent's time limit for a background program is the scenario's, not the step's.
+    EXPECT_GT(launcher.vms().at(0)->arguments_of("mshare-guest-exec").at(0)["timeout"], 800);
+}
+
+TEST_F(RunnerTest, FailedExecKeepsItsResult) {
+    const auto& s = scenario(R"("steps": [
+        {"type": "exec", "path": "/bin/p", "stdout": "json", "save": "p"}])");
+    FakeLauncher launcher([](FakeVm& vm, const VmConfig&) {
+        FakeProgram p;
+        p.exit_code = 1;
+        p.out = R"({"outcome": "processes-died"})";
+        vm.add_program("/bin/p", p);
+    });
+    const auto r = run(s, launcher);
+    EXPECT_EQ(r.status, Status::failed);
+    EXPECT_EQ(r.saved["p"]["json"]["outcome"], "processes-died");
+    EXPECT_EQ(r.steps[0].result["exit_code"], 1);
 }
 
 TEST_F(RunnerTest, CommandErrorsNameTheCommandAndClass) {

@@ -1,6 +1,6 @@
 // Running a program in the guest through the control socket's guest-exec
 // commands, which forward to the guest agent's guest-exec and
-// guest-exec-status (docs/control-protocol.md, docs/guest-agent.md).
+// guest-exec-status (docs/control-protocol.md).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -24,15 +24,10 @@ struct ExecStatus {
     std::optional<int> signal;
     std::string stdout_text;
     std::string stderr_text;
-    bool truncated = false;
 };
 
-// Reads a guest-exec-status reply. Output comes base64-encoded in
-// "out-data"/"err-data" (qemu-guest-agent's shape) or as text in
-// "stdout"/"stderr". Throws Error on a malformed reply.
+// Reads a mshare-guest-exec-status reply: "exited", then "exit-code" or
+// "signal", "stdout", "stderr". Throws Error on a malformed reply.
 ExecStatus parse_exec_status(const nlohmann::json& reply);
-
-// Standard base64 (RFC 4648), padding optional; throws Error on bad input.
-std::string base64_decode(std::string_view text);
 
 }  // namespace mvmm::scenario::detail

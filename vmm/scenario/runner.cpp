@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -92,9 +93,10 @@ class Run {
             r_.steps.push_back(std::move(s));
         }
         progress_.scenario_started(scenario_);
-        if (!scenario_.vm) {
+        const bool cancelled = options_.cancel != nullptr && options_.cancel->load();
+        if (!scenario_.vm || cancelled) {
             r_.status = Status::skipped;
-            r_.skip_reason = scenario_.skip_reason;
+            r_.skip_reason = cancelled ? "the run was interrupted" : scenario_.skip_reason;
             progress_.scenario_finished(scenario_, r_);
             return r_;
         }
@@ -232,10 +234,31 @@ class Run {
         const auto deadline = step_deadline(step);
         json result;
         bool has_result = true;
+        std::string problem;  // set when the step failed but its result is worth keeping
         switch (step.type) {
-            case StepType::exec:
-                result = run_exec(step, deadline);
+            case StepType::exec: {
+                const Stopwatch since;
+                if (step.background) {
+                    const auto id = start_exec(step, deadline_, deadline);
+                    background_.emplace(step.save, Background{id, since});
+                    result = {{"exec_id", id}, {"background", true}};
+                    break;
+                }
+                problem = finish_exec(step, start_exec(step, deadline, deadline), since, deadline,
+                                      result);
                 break;
+            }
+            case StepType::exec_wait: {
+                const auto& started = scenario_.steps.at(step.exec_step);
+                const auto it = background_.find(step.exec);
+                if (it == background_.end()) {
+                    throw StepFailure(cat("step ", started.index, " ", quote(started.name),
+                                          " did not start the program"));
+                }
+                problem = finish_exec(started, it->second.id, it->second.since, deadline, result);
+                r_.saved[step.exec] = result;
+                break;
+            }
             case StepType::query:
                 result = execute(step.command, step.arguments, deadline);
                 break;
@@ -267,6 +290,9 @@ class Run {
             if (!step.save.empty()) {
                 r_.saved[step.save] = result;
             }
+        }
+        if (!problem.empty()) {
+            throw StepFailure(problem);
         }
         if (step.type == StepType::wait_until) {
             return;  // its assertions were the condition it waited for
@@ -304,13 +330,19 @@ class Run {
         }
     }
 
-    json run_exec(const Step& step, Deadline deadline) {
-        const Stopwatch sw;
-        const double budget = seconds_left(deadline);
+    // Starts a guest program; returns its exec id.
+    std::uint64_t start_exec(const Step& step, Deadline program_deadline, Deadline deadline) {
+        const double budget = seconds_left(program_deadline);
         const auto reply =
             execute(options_.commands.guest_exec,
                     detail::guest_exec_arguments(step, std::max(1.0, budget)), deadline);
-        const auto id = detail::guest_exec_id(reply);
+        return detail::guest_exec_id(reply);
+    }
+
+    // Waits for a guest program to end. `result` gets what it did; the
+    // return value says what is wrong with that ("" if nothing).
+    std::string finish_exec(const Step& step, std::uint64_t id, const Stopwatch& since,
+                            Deadline deadline, json& result) {
         detail::ExecStatus status;
         while (true) {
             status = detail::parse_exec_status(
@@ -320,42 +352,46 @@ class Run {
             }
             if (Clock::now() >= deadline) {
                 throw StepFailure(cat("guest program ", step.path, " (exec id ", id,
-                                      ") did not finish within ", seconds_text(sw.seconds())));
+                                      ") did not finish within ", seconds_text(since.seconds())));
             }
             sleep_until(std::min(deadline, Clock::now() + to_duration(options_.exec_poll_seconds)));
         }
-        json result = {
+        result = {
             {"exec_id", id},
             {"exit_code", status.exit_code ? json(*status.exit_code) : json()},
             {"signal", status.signal ? json(*status.signal) : json()},
             {"stdout", status.stdout_text},
             {"stderr", status.stderr_text},
-            {"output_truncated", status.truncated},
-            {"seconds", sw.seconds()},
+            {"seconds", since.seconds()},
         };
-        if (step.output != OutputFormat::text) {
-            result["json"] = parse_output(step, status.stdout_text, status.truncated);
-        }
         const auto stderr_tail = status.stderr_text.empty()
                                      ? std::string()
                                      : cat("; stderr:", last_lines(status.stderr_text, 10));
+        std::string problem;
         if (status.signal && step.expect_exit) {
-            throw StepFailure(
-                cat(step.path, " was killed by signal ", *status.signal, stderr_tail));
+            problem = cat(step.path, " was killed by signal ", *status.signal, stderr_tail);
+        } else if (step.expect_exit && status.exit_code != step.expect_exit) {
+            problem = cat(step.path, " exited with status ",
+                          status.exit_code ? std::to_string(*status.exit_code) : "?", ", expected ",
+                          *step.expect_exit, stderr_tail);
         }
-        if (step.expect_exit && status.exit_code != step.expect_exit) {
-            throw StepFailure(cat(step.path, " exited with status ",
-                                  status.exit_code ? std::to_string(*status.exit_code) : "?",
-                                  ", expected ", *step.expect_exit, stderr_tail));
+        if (step.output != OutputFormat::text) {
+            try {
+                result["json"] = parse_output(step, status.stdout_text);
+            } catch (const StepFailure& e) {
+                if (problem.empty()) {
+                    problem = e.what();
+                }
+            }
         }
-        return result;
+        return problem;
     }
 
-    static json parse_output(const Step& step, const std::string& text, bool truncated) {
+    static json parse_output(const Step& step, const std::string& text) {
         const auto why = [&](const std::string& detail) {
             return StepFailure(cat("stdout of ", step.path, " is not ",
                                    step.output == OutputFormat::json ? "JSON" : "JSON lines", " (",
-                                   detail, ")", truncated ? "; the output was truncated" : ""));
+                                   detail, ")"));
         };
         if (step.output == OutputFormat::json) {
             try {
@@ -569,6 +605,11 @@ class Run {
     std::condition_variable_any cv_;
     std::atomic<bool> timed_out_{false};
     std::vector<VmEvent> pending_;
+    struct Background {
+        std::uint64_t id;
+        Stopwatch since;
+    };
+    std::map<std::string, Background> background_;  // by save name
     std::vector<std::string> step_failures_;
     std::vector<std::string> final_failures_;
     std::string console_;

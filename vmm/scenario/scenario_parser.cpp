@@ -304,8 +304,63 @@ json substitute(const json& value, const json& params, const Where& where,
 }
 
 // The matrix's combinations, in key order with the last key varying fastest.
+void check_parameter(const std::string& key, const json& v, const Fields& f,
+                     const std::string& at) {
+    if (!is_identifier(key)) {
+        f.fail(pointer_token(key),
+               "parameter names are letters, digits and _ , not starting with a digit");
+    }
+    if (!v.is_string() && !v.is_number() && !v.is_boolean()) {
+        f.fail(at, cat("must be a string, number or boolean, not ", kind_of(v)));
+    }
+}
+
+// An array of parameter sets: one scenario per element, each with the same names.
+std::vector<json> matrix_rows(const json& rows, const Fields& f) {
+    if (rows.empty()) {
+        f.fail("", "must have at least one parameter set");
+    }
+    if (rows.size() > kMaxMatrixCombinations) {
+        f.fail("", cat("has more than ", kMaxMatrixCombinations, " parameter sets"));
+    }
+    std::vector<json> out;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& row = rows[i];
+        if (!row.is_object() || row.empty()) {
+            f.fail(cat(i), cat("must be a non-empty object of parameters, not ",
+                               row.is_object() ? "an empty object" : kind_of(row)));
+        }
+        for (const auto& [key, v] : row.items()) {
+            check_parameter(key, v, Fields(f.where(), f.at(cat(i))), pointer_token(key));
+        }
+        if (i > 0) {
+            for (const auto& [key, v] : rows[0].items()) {
+                if (!row.contains(key)) {
+                    f.fail(cat(i), cat("lacks parameter ", quote(key), " that set 0 has"));
+                }
+            }
+            for (const auto& [key, v] : row.items()) {
+                if (!rows[0].contains(key)) {
+                    f.fail(cat(i, "/", pointer_token(key)),
+                           cat("parameter ", quote(key), " is not in set 0"));
+                }
+            }
+        }
+        out.push_back(row);
+    }
+    return out;
+}
+
+// A matrix is an object (every combination of its values) or an array of
+// parameter sets.
 std::vector<json> expand_matrix(const json& matrix, const Fields& f) {
-    f.object(matrix);
+    if (matrix.is_array()) {
+        return matrix_rows(matrix, f);
+    }
+    if (!matrix.is_object()) {
+        f.fail("", cat("must be an object (parameter: values) or an array of parameter sets, not ",
+                       kind_of(matrix)));
+    }
     std::vector<json> combos{json::object()};
     if (matrix.empty()) {
         f.fail("", "must have at least one parameter");
@@ -321,11 +376,7 @@ std::vector<json> expand_matrix(const json& matrix, const Fields& f) {
                             values.is_array() ? "an empty array" : kind_of(values)));
         }
         for (std::size_t i = 0; i < values.size(); ++i) {
-            const auto& v = values[i];
-            if (!v.is_string() && !v.is_number() && !v.is_boolean()) {
-                f.fail(cat(key, "/", i),
-                       cat("must be a string, number or boolean, not ", kind_of(v)));
-            }
+            check_parameter(key, values[i], f, cat(pointer_token(key), "/", i));
         }
         if (combos.size() * values.size() > kMaxMatrixCombinations) {
             f.fail("", cat("has more than ", kMaxMatrixCombinations, " combinations"));
@@ -456,7 +507,9 @@ struct StepKind {
 
 const std::map<std::string, StepKind, std::less<>>& step_kinds() {
     static const std::map<std::string, StepKind, std::less<>> kinds = {
-        {"exec", {StepType::exec, {"path", "args", "env", "expect_exit", "stdout"}, true}},
+        {"exec",
+         {StepType::exec, {"path", "args", "env", "expect_exit", "stdout", "background"}, true}},
+        {"exec_wait", {StepType::exec_wait, {"exec"}, true}},
         {"query", {StepType::query, {"command", "arguments"}, true}},
         {"wait_event", {StepType::wait_event, {"event", "data"}, true}},
         {"wait_until", {StepType::wait_until, {"command", "arguments", "interval"}, true}},
@@ -489,6 +542,8 @@ std::string default_step_name(const Step& s) {
             }
             return "exec " + base;
         }
+        case StepType::exec_wait:
+            return "wait for " + s.exec;
         case StepType::query:
             return "query " + s.command;
         case StepType::wait_event:
@@ -511,6 +566,7 @@ Step parse_step(const json& value, std::size_t index, const Where& scenario_wher
                 const std::string& path) {
     Step s;
     s.index = index;
+    s.field = path;
     // The name first, so that every later message can name the step.
     if (value.is_object() && value.contains("name") && value["name"].is_string()) {
         s.name = value["name"].get<std::string>();
@@ -534,7 +590,7 @@ Step parse_step(const json& value, std::size_t index, const Where& scenario_wher
     }
     if (kind->second.results) {
         allowed.insert("assert");
-        if (s.type != StepType::check) {
+        if (s.type != StepType::check && s.type != StepType::exec_wait) {
             allowed.insert("save");
         }
     }
@@ -600,6 +656,17 @@ Step parse_step(const json& value, std::size_t index, const Where& scenario_wher
                            cat(e.dump(), " is not an exit status (0 to 255) or \"any\""));
                 }
             }
+            if (value.contains("background")) {
+                s.background = f.boolean(value["background"], "background");
+            }
+            if (s.background && s.save.empty()) {
+                f.fail("save", "is required for a background exec: its exec_wait step names it");
+            }
+            if (s.background && !s.asserts.empty()) {
+                f.fail("assert",
+                       "a background exec has no result yet; put the assertions on its "
+                       "exec_wait step");
+            }
             if (value.contains("stdout")) {
                 const auto o = f.string(value["stdout"], "stdout");
                 if (o == "text") {
@@ -614,6 +681,12 @@ Step parse_step(const json& value, std::size_t index, const Where& scenario_wher
             }
             break;
         }
+        case StepType::exec_wait:
+            if (!value.contains("exec")) {
+                f.fail("exec", "is required (the save name of an earlier background exec step)");
+            }
+            s.exec = f.string(value["exec"], "exec");
+            break;
         case StepType::query:
         case StepType::wait_until:
             if (!value.contains("command")) {
@@ -1015,11 +1088,30 @@ ScenarioFile parse_scenario_file(const json& doc, const std::filesystem::path& f
             add_steps(s["steps"], path + "/steps", true);
 
             std::set<std::string, std::less<>> saved;
-            for (const auto& step : sc.steps) {
+            std::map<std::string, std::size_t, std::less<>> background;
+            std::set<std::string, std::less<>> waited;
+            for (auto& step : sc.steps) {
+                const auto where_step = sw.step(step.index, step.name);
                 if (!step.save.empty() && !saved.insert(step.save).second) {
-                    sw.step(step.index, step.name)
-                        .fail("save",
-                              cat(quote(step.save), " is already saved by an earlier step"));
+                    where_step.fail(step.field + "/save",
+                                    cat(quote(step.save), " is already saved by an earlier step"));
+                }
+                if (step.background) {
+                    background[step.save] = step.index;
+                }
+                if (step.type == StepType::exec_wait) {
+                    const auto it = background.find(step.exec);
+                    if (it == background.end()) {
+                        where_step.fail(step.field + "/exec",
+                                        cat(quote(step.exec),
+                                            " is not the save name of an earlier "
+                                            "background exec step"));
+                    }
+                    if (!waited.insert(step.exec).second) {
+                        where_step.fail(step.field + "/exec",
+                                        cat(quote(step.exec), " is already waited for"));
+                    }
+                    step.exec_step = it->second;
                 }
             }
             out.scenarios.push_back(std::move(sc));

@@ -3,6 +3,7 @@
 // the VM. Scenarios run in parallel (-j N), each in its own VM.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -119,6 +120,8 @@ struct RunOptions {
     double exec_poll_seconds = 0.25;
     double shutdown_grace_seconds = 10;
     ControlCommands commands;
+    // When set and true, scenarios not yet started are skipped ("interrupted").
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 // Runs one scenario to the end. Never throws for anything the scenario or

@@ -16,9 +16,20 @@
 
 namespace mvmm::scenario {
 
-enum class StepType { exec, query, wait_event, wait_until, pause, resume, sleep, check };
+enum class StepType {
+    exec,
+    exec_wait,
+    query,
+    wait_event,
+    wait_until,
+    pause,
+    resume,
+    sleep,
+    check,
+};
 
-// "exec", "query", "wait_event", "wait_until", "pause", "resume", "sleep", "check".
+// "exec", "exec_wait", "query", "wait_event", "wait_until", "pause", "resume",
+// "sleep", "check".
 std::string_view to_string(StepType type);
 
 // How an exec step's standard output is kept in its result.
@@ -32,6 +43,7 @@ struct Step {
     StepType type = StepType::sleep;
     std::size_t index = 0;  // position in the scenario's step list (setup steps first)
     std::string name;       // given, or made from the type and main argument
+    std::string field;      // where it is in the file, e.g. "/scenarios/0/steps/3"
     std::optional<double> timeout_seconds;  // default: the time the scenario has left
     std::string save;                       // saves the result under this name
     std::vector<Assertion> asserts;         // checked against the result
@@ -43,6 +55,11 @@ struct Step {
     std::vector<std::string> env;
     std::optional<int> expect_exit = 0;  // nullopt: any exit status is fine
     OutputFormat output = OutputFormat::text;
+    bool background = false;  // start it and go on; an exec_wait step collects it
+
+    // exec_wait: the background exec step (by its save name, and its index)
+    std::string exec;
+    std::size_t exec_step = 0;
 
     // query, wait_until
     std::string command;
