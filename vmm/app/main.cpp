@@ -13,6 +13,7 @@
 #include "inspect.hpp"
 #include "plot_command.hpp"
 #include "run_command.hpp"
+#include "scenario_command.hpp"
 
 namespace {
 
@@ -31,6 +32,8 @@ int run_cli(int argc, char** argv) {
     mvmm::app::CtlCommand ctl(app);
     mvmm::app::PlotOptions plot_options;
     auto* plot = mvmm::app::add_plot_command(app, plot_options);
+    mvmm::app::ScenarioOptions scenario_options;
+    auto* scenario = mvmm::app::add_scenario_command(app, scenario_options);
 
     mvmm::app::RunOptions run_options;
     auto* run = mvmm::app::add_run_command(app, run_options);
@@ -47,6 +50,9 @@ int run_cli(int argc, char** argv) {
     }
     if (*plot) {
         return mvmm::app::run_plot(plot_options);
+    }
+    if (*scenario) {
+        return mvmm::app::run_scenario_command(scenario_options, argc, argv);
     }
     try {
         if (*check) {
