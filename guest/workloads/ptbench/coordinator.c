@@ -25,7 +25,6 @@ struct proc {
 	int index;
 	int reported;       /* reported the phase being collected */
 	int dead;           /* ended before finishing every phase */
-	int finished;       /* reported its last phase */
 	int reaped;
 	int wait_status;
 	int death_phase;
@@ -136,7 +135,9 @@ static long reap(struct run *run, int phase, long round)
 			continue;
 		p->reaped = 1;
 		p->wait_status = status;
-		if (p->finished && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		/* Exit status 0 comes only after the last phase, whose record may
+		 * still be in the pipe: not a death, and nothing is missing. */
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			continue;
 		p->dead = 1;
 		p->death_phase = phase;
@@ -163,8 +164,6 @@ static void take_record(struct run *run, const struct record *rec, int phase, lo
 	p->rec = *rec;
 	if (phase == PHASE_SPAWN)
 		p->vm_pte_spawn_kb = rec->vm_pte_kb;
-	if (phase == PHASE_DETACH && round == run->o->rounds - 1)
-		p->finished = 1;
 	if (rec->failed)
 		note_error(run, rec->index, phase, round, rec->msg);
 	(*pending)--;
