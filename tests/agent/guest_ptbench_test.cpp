@@ -26,6 +26,17 @@ json run_ptbench(GuestVm& vm, const std::string& mode) {
     return report;
 }
 
+// Why the mshare tests cannot run in this guest, or "" if they can.
+std::string no_msharefs(GuestVm& vm) {
+    const auto info = vm.agent().execute("guest-info");
+    if (info["msharefs"]["mounted"].get<bool>()) {
+        return "";
+    }
+    return "the guest kernel " + info["kernel-release"].get<std::string>() +
+           " has no msharefs on /sys/fs/mshare (not the patched kernel? build it with "
+           "guest-kernel-patch/build.sh, or point MVMM_TEST_KERNEL at it)";
+}
+
 double figure(const json& report, const char* name) {
     return report["summary"][name].get<double>();
 }
@@ -51,10 +62,8 @@ TEST(GuestPtbench, MshareHasAboutNTimesFewerPageTablesAndFarFewerFaults) {
         GTEST_SKIP() << why;
     }
     GuestVm vm(GuestVm::Options{.memory_mib = 768, .cmdline_extra = ""});
-    const auto info = vm.agent().execute("guest-info");
-    if (!info["msharefs"]["mounted"].get<bool>()) {
-        GTEST_SKIP() << "the guest kernel " << info["kernel-release"]
-                     << " has no msharefs (not the patched kernel?)";
+    if (const auto why_not = no_msharefs(vm); !why_not.empty()) {
+        GTEST_SKIP() << why_not;
     }
     const auto shmem = run_ptbench(vm, "shmem");
     const auto mshare = run_ptbench(vm, "mshare");
@@ -81,8 +90,8 @@ TEST(GuestMshareDemo, DonorAndConsumerSeeEachOthersWrites) {
         GTEST_SKIP() << why;
     }
     GuestVm vm(GuestVm::Options{.memory_mib = 512, .cmdline_extra = ""});
-    if (!vm.agent().execute("guest-info")["msharefs"]["mounted"].get<bool>()) {
-        GTEST_SKIP() << "the guest kernel has no msharefs (not the patched kernel?)";
+    if (const auto why_not = no_msharefs(vm); !why_not.empty()) {
+        GTEST_SKIP() << why_not;
     }
     const auto r = vm.agent().exec({.path = "mshare-demo", .args = {"pair"}, .timeout = 120});
     EXPECT_TRUE(r.success()) << r.describe() << "\n" << r.out << r.err;

@@ -1,20 +1,23 @@
 #include "guest_vm.hpp"
 
-#include <chrono>
-#include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-#include <vector>
 
+#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <mvmm/common/error.hpp>
+#include <mvmm/common/strings.hpp>
+#include <mvmm/common/unique_fd.hpp>
+
+#include "qemu/guest_artifacts.hpp"
 
 namespace mvmm::test {
 namespace {
+
+using namespace std::chrono_literals;
 
 std::string slurp(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
@@ -23,23 +26,18 @@ std::string slurp(const std::filesystem::path& file) {
     return out.str();
 }
 
+std::string tail(const std::string& text, std::size_t bytes) {
+    return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
+}
+
 }  // namespace
 
 std::optional<std::filesystem::path> GuestVm::find_kernel(std::string& why) {
-    if (const char* env = std::getenv("MVMM_TEST_KERNEL"); env != nullptr && *env) {
-        if (std::filesystem::exists(env)) {
-            return std::filesystem::path(env);
-        }
-        why = std::string("MVMM_TEST_KERNEL=") + env + " does not exist";
+    const auto artifacts = find_guest_artifacts(why, /*need_initramfs=*/false);
+    if (!artifacts) {
         return std::nullopt;
     }
-    const auto out = std::filesystem::path(MVMM_SOURCE_DIR) / "out" / "kernel" / "bzImage";
-    if (std::filesystem::exists(out)) {
-        return out;
-    }
-    why = "no guest kernel: " + out.string() +
-          " is missing (build it with guest-kernel-patch/build.sh, or set MVMM_TEST_KERNEL)";
-    return std::nullopt;
+    return artifacts->kernel;
 }
 
 std::filesystem::path GuestVm::initramfs() {
@@ -52,79 +50,79 @@ GuestVm::GuestVm(const Options& options) {
     if (!kernel) {
         throw Error(why);
     }
-    const auto sock = dir_.path() / "agent.sock";
-    const auto console_log = dir_.path() / "console.log";
-    const auto marker_log = dir_.path() / "marker.log";
-    std::vector<std::string> args{
-        "qemu-system-x86_64",
-        "-machine",
-        "microvm",
-        "-m",
-        std::to_string(options.memory_mib),
-        "-smp",
-        "1",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-no-reboot",
-        "-nodefaults",
-        "-kernel",
-        kernel->string(),
-        "-initrd",
-        initramfs().string(),
-        "-append",
-        "console=ttyS0 panic=-1 " + options.cmdline_extra,
-        "-chardev",
-        "file,id=con,path=" + console_log.string(),
-        "-serial",
-        "chardev:con",
-        "-chardev",
-        "socket,id=agent,path=" + sock.string() + ",server=on,wait=off",
-        "-device",
-        "isa-serial,chardev=agent,iobase=0x2f8,irq=3",
-        "-chardev",
-        "file,id=marker,path=" + marker_log.string(),
-        "-device",
-        "isa-debugcon,iobase=0xe9,chardev=marker",
-    };
-    std::vector<char*> argv;
-    for (auto& a : args) {
-        argv.push_back(a.data());
+    const auto agent_socket = dir_.path() / "agent.sock";
+    config_ = dir_.write("vm.json",
+                         nlohmann::json{
+                             {"name", "guest-test"},
+                             {"engine", "qemu"},
+                             {"kernel", kernel->string()},
+                             {"initramfs", initramfs().string()},
+                             {"memory_mib", options.memory_mib},
+                             {"vcpus", options.vcpus},
+                             {"cmdline", options.cmdline_extra},
+                             {"console_log", (dir_.path() / "console.log").string()},
+                             {"agent_socket", agent_socket.string()},
+                             {"control_socket", (dir_.path() / "control.sock").string()},
+                         }
+                             .dump(2));
+    const UniqueFd log(
+        ::open((dir_.path() / "vmm.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!log) {
+        throw_errno("create " + quote((dir_.path() / "vmm.log").string()));
     }
-    argv.push_back(nullptr);
-    qemu_ = ::fork();
-    if (qemu_ < 0) {
-        throw_errno("fork for qemu");
-    }
-    if (qemu_ == 0) {
-        ::execvp(argv[0], argv.data());
-        ::_exit(127);
-    }
-    agent_ = std::make_unique<agent::AgentClient>(sock);
-    try {
-        agent_->wait_ready(std::chrono::seconds(180));
-    } catch (const Error& e) {
-        const auto tail = console();
-        throw Error(std::string(e.what()) + "\n--- console tail ---\n" +
-                    tail.substr(tail.size() > 3000 ? tail.size() - 3000 : 0));
+    vmm_ = std::make_unique<ChildProcess>(
+        ChildSpec{.argv = {std::string(MVMM_BINARY_DIR) + "/vmm/app/mshare-vmm", "run", "--config",
+                           config_.string()},
+                  .inherit_fds = {},
+                  .stderr_fd = log.get()});
+
+    // Wait for the agent in short steps, so a VMM that ends early fails the
+    // boot at once instead of after the whole timeout.
+    agent_ = std::make_unique<agent::AgentClient>(agent_socket);
+    const auto deadline = std::chrono::steady_clock::now() + options.boot_timeout;
+    for (;;) {
+        if (const auto status = vmm_ended()) {
+            throw Error("mshare-vmm run " + describe_wait_status(*status) +
+                        " before the guest agent answered\n" + diagnostics());
+        }
+        try {
+            agent_->wait_ready(5s);
+            return;
+        } catch (const Error& e) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                throw Error(std::string("guest agent: ") + e.what() + "\n" + diagnostics());
+            }
+        }
     }
 }
 
 GuestVm::~GuestVm() {
     agent_.reset();
-    if (qemu_ > 0) {
-        ::kill(qemu_, SIGKILL);
-        int status = 0;
-        ::waitpid(qemu_, &status, 0);
+    if (!vmm_ || vmm_->status()) {
+        return;
     }
+    vmm_->signal(SIGTERM);
+    for (int i = 0; i < 300 && !vmm_->try_wait(); ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    // ~ChildProcess kills it if it is still there.
+}
+
+std::optional<int> GuestVm::vmm_ended() {
+    return vmm_->try_wait();
 }
 
 std::string GuestVm::console() const {
     return slurp(dir_.path() / "console.log");
 }
-std::string GuestVm::markers() const {
-    return slurp(dir_.path() / "marker.log");
+
+std::string GuestVm::vmm_log() const {
+    return slurp(dir_.path() / "vmm.log");
+}
+
+std::string GuestVm::diagnostics() const {
+    return "--- mshare-vmm log (end) ---\n" + tail(vmm_log(), 2000) + "\n--- console (end) ---\n" +
+           tail(console(), 3000);
 }
 
 }  // namespace mvmm::test

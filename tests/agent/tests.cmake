@@ -19,13 +19,13 @@ mvmm_test(unit_agent_client
   DEPS mvmm_agent_client mvmm_agent_core
   LABELS unit)
 
-# With a booted guest (QEMU TCG, microvm): the kernel is $MVMM_TEST_KERNEL or
-# out/kernel/bzImage; without one the tests skip and say so.
+# With a booted guest (`mshare-vmm run`, the QEMU engine here): the kernel is
+# $MVMM_TEST_KERNEL or out/kernel/bzImage; without one the tests skip and say so.
 if(MVMM_BUILD_GUEST)
   mvmm_test(guest_agent
     SOURCES agent/guest_agent_test.cpp agent/guest_ptbench_test.cpp agent/guest_vm.cpp
-    DEPS mvmm_agent_client
+    DEPS mvmm_agent_client mvmm_qemu
     LABELS guest slow
     TIMEOUT 1800)
-  add_dependencies(guest_agent initramfs)
+  add_dependencies(guest_agent initramfs mshare-vmm)
 endif()
