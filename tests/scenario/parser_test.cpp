@@ -298,7 +298,7 @@ TEST_F(ParserTest, StepErrorsNameTheStepIndexNameAndField) {
                 AllOf(HasSubstr("s.json"), HasSubstr("scenario 0 't'"), HasSubstr("step 1 'twirl'"),
                       HasSubstr("/scenarios/0/steps/1/type"),
                       HasSubstr("'dance' is not a step type (known: check, exec, exec_wait, pause, "
-                                "query, resume, sleep, wait_event, wait_until)")));
+                                "query, require, resume, sleep, wait_event, wait_until)")));
     EXPECT_THAT(
         error_of_steps(R"([{"name": "x"}])"),
         AllOf(HasSubstr("step 0 'x'"), HasSubstr("/scenarios/0/steps/0/type: is required")));
@@ -396,6 +396,35 @@ TEST_F(ParserTest, BadOtherSteps) {
                 HasSubstr("/assert: must be an array of assertions, not an object"));
     EXPECT_THAT(error_of_steps(R"([{"type": "pause", "always": 1}])"),
                 HasSubstr("/always: must be true or false"));
+}
+
+TEST_F(ParserTest, RequireSteps) {
+    const auto f = load(R"({"scenarios": [{"name": "t", "vm": "../vm.json", "steps": [
+        {"type": "require", "commands": ["mshare-guest-exec", "mshare-query-regions"]},
+        {"type": "require", "guest_paths": ["/sys/fs/mshare/mshare_info"],
+         "reason": "a kernel with msharefs", "timeout": 30}]}]})");
+    const auto& steps = f.scenarios[0].steps;
+    ASSERT_EQ(steps.size(), 2U);
+    EXPECT_EQ(steps[0].type, StepType::require);
+    EXPECT_EQ(steps[0].commands,
+              (std::vector<std::string>{"mshare-guest-exec", "mshare-query-regions"}));
+    EXPECT_EQ(steps[0].name, "require mshare-guest-exec mshare-query-regions");
+    EXPECT_EQ(steps[1].guest_paths, (std::vector<std::string>{"/sys/fs/mshare/mshare_info"}));
+    EXPECT_EQ(steps[1].reason, "a kernel with msharefs");
+    EXPECT_EQ(to_string(StepType::require), "require");
+
+    EXPECT_THAT(error_of_steps(R"([{"type": "require"}])"),
+                HasSubstr("/commands: a require step needs at least one of commands and "
+                          "guest_paths"));
+    EXPECT_THAT(error_of_steps(R"([{"type": "require", "guest_paths": ["sys/fs/mshare"]}])"),
+                HasSubstr("/guest_paths/0: 'sys/fs/mshare' must be an absolute path"));
+    EXPECT_THAT(error_of_steps(R"([{"type": "require", "commands": "x"}])"),
+                HasSubstr("/commands: "));
+    EXPECT_THAT(error_of_steps(R"([{"type": "require", "commands": ["x"], "save": "r"}])"),
+                HasSubstr("/save: unknown key in a require step"));
+    EXPECT_THAT(error_of_steps(R"([{"type": "require", "commands": ["x"],
+                                    "assert": [{"pointer": "", "op": "exists"}]}])"),
+                HasSubstr("/assert: unknown key in a require step"));
 }
 
 // --- Bad assertions.

@@ -292,6 +292,114 @@ TEST_F(RunnerTest, WaitUntilPollsUntilTheConditionHolds) {
                 AllOf(HasSubstr("condition not reached in time"), HasSubstr("/n < 0: actual")));
 }
 
+TEST_F(RunnerTest, WaitUntilGivesUpAtOnceOnAnUnknownCommand) {
+    const auto& s = scenario(R"("steps": [
+        {"type": "wait_until", "command": "mshare-query-guest-meminfo", "interval": 0.001,
+         "timeout": 600}
+    ])");
+    FakeLauncher launcher([](FakeVm&, const VmConfig&) {});
+    const auto r = run(s, launcher);
+    EXPECT_EQ(r.status, Status::failed);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_THAT(r.steps[0].message, HasSubstr("CommandNotFound"));
+    EXPECT_EQ(launcher.vms().at(0)->arguments_of("mshare-query-guest-meminfo").size(), 1U);
+}
+
+// A fake guest whose VMM lists `commands` in query-commands and whose
+// busybox finds the paths in `paths`.
+void guest_with(FakeVm& vm, const std::vector<std::string>& commands,
+                const std::vector<std::string>& paths) {
+    vm.on("query-commands", [commands](const json&, Deadline) {
+        json list = json::array();
+        for (const auto& c : commands) {
+            list.push_back({{"name", c}});
+        }
+        return list;
+    });
+    // exec id 1: `busybox test -e` found the path; 2: it did not.
+    vm.on("mshare-guest-exec", [paths](const json& args, Deadline) {
+        const auto words = args.value("args", json::array());
+        const bool found = args["path"] == "/bin/busybox" && words.size() == 3 &&
+                           words[0] == "test" && words[1] == "-e" &&
+                           std::find(paths.begin(), paths.end(), words[2]) != paths.end();
+        return json{{"exec-id", found ? 1 : 2}};
+    });
+    vm.on("mshare-guest-exec-status", [](const json& args, Deadline) {
+        return json{{"exited", true},
+                    {"exit-code", args["exec-id"] == 1 ? 0 : 1},
+                    {"stdout", ""},
+                    {"stderr", ""}};
+    });
+    vm.on("work", [](const json&, Deadline) { return json::object(); });
+}
+
+TEST_F(RunnerTest, RequireSkipsWhenTheVmmLacksACommand) {
+    const auto& s = scenario(R"("expect": {"outcome": "out-of-memory"}, "steps": [
+        {"type": "require", "commands": ["work", "mshare-query-regions"]},
+        {"type": "query", "command": "work"},
+        {"type": "query", "command": "work", "always": true}
+    ])");
+    FakeLauncher launcher([](FakeVm& vm, const VmConfig&) { guest_with(vm, {"work"}, {}); });
+    const auto r = run(s, launcher);
+    EXPECT_EQ(r.status, Status::skipped) << (r.failures.empty() ? "" : r.failures.front());
+    EXPECT_EQ(r.skip_reason,
+              "the VMM does not answer 'mshare-query-regions' (it is not in query-commands)");
+    EXPECT_EQ(r.steps[0].status, StepStatus::passed);
+    EXPECT_EQ(r.steps[1].status, StepStatus::not_run);
+    EXPECT_EQ(r.steps[2].status, StepStatus::not_run);
+    EXPECT_TRUE(launcher.vms().at(0)->arguments_of("work").empty());
+    EXPECT_TRUE(launcher.vms().at(0)->shut_down());
+}
+
+TEST_F(RunnerTest, RequireSkipsWhenTheGuestLacksAPath) {
+    const auto& s = scenario(R"("steps": [
+        {"type": "require", "commands": ["work"]},
+        {"type": "require", "guest_paths": ["/bin/ptbench", "/sys/fs/mshare/mshare_info"],
+         "reason": "a kernel with msharefs"},
+        {"type": "query", "command": "work"}
+    ])");
+    FakeLauncher launcher(
+        [](FakeVm& vm, const VmConfig&) { guest_with(vm, {"work"}, {"/bin/ptbench"}); });
+    const auto r = run(s, launcher);
+    EXPECT_EQ(r.status, Status::skipped);
+    EXPECT_EQ(r.skip_reason,
+              "the guest has no /sys/fs/mshare/mshare_info (a kernel with msharefs)");
+    EXPECT_EQ(r.steps[1].result["guest_paths"][0],
+              (json{{"path", "/bin/ptbench"}, {"exists", true}}));
+    EXPECT_EQ(r.steps[1].result["guest_paths"][1],
+              (json{{"path", "/sys/fs/mshare/mshare_info"}, {"exists", false}}));
+    EXPECT_EQ(r.steps[2].status, StepStatus::not_run);
+    const auto execs = launcher.vms().at(0)->arguments_of("mshare-guest-exec");
+    ASSERT_EQ(execs.size(), 2U);
+    EXPECT_EQ(execs[0]["path"], "/bin/busybox");
+    EXPECT_EQ(execs[0]["args"], json::array({"test", "-e", "/bin/ptbench"}));
+}
+
+TEST_F(RunnerTest, RequireMetRunsTheScenario) {
+    const auto& s = scenario(R"("steps": [
+        {"type": "require", "commands": ["work"], "guest_paths": ["/sys/fs/mshare/mshare_info"]},
+        {"type": "query", "command": "work"}
+    ])");
+    FakeLauncher launcher([](FakeVm& vm, const VmConfig&) {
+        guest_with(vm, {"work"}, {"/sys/fs/mshare/mshare_info"});
+    });
+    const auto r = run(s, launcher);
+    EXPECT_EQ(r.status, Status::passed) << (r.failures.empty() ? "" : r.failures.front());
+    EXPECT_EQ(r.steps[1].status, StepStatus::passed);
+}
+
+TEST_F(RunnerTest, ASkippedScenarioStillFailsOnAKernelBug) {
+    const auto& s = scenario(R"("steps": [{"type": "require", "commands": ["missing"]}])");
+    FakeLauncher launcher([](FakeVm& vm, const VmConfig&) {
+        guest_with(vm, {}, {});
+        vm.append_console("BUG: unable to handle page fault for address: 0\n");
+    });
+    const auto r = run(s, launcher);
+    EXPECT_EQ(r.status, Status::failed);
+    EXPECT_THAT(r.failures, ElementsAre(HasSubstr("matches 'BUG:'")));
+    EXPECT_FALSE(r.console_tail.empty());
+}
+
 TEST_F(RunnerTest, HungGuestHitsTheTimeLimitAndReportsTheConsoleTail) {
     const auto& s = scenario(R"("timeout": 0.2, "steps": [
         {"type": "query", "command": "mshare-guest-ping"},

@@ -70,6 +70,12 @@ class StepFailure : public Error {
     using Error::Error;
 };
 
+// A require step found a prerequisite missing: the scenario is skipped.
+class ScenarioSkip : public Error {
+  public:
+    using Error::Error;
+};
+
 // One scenario run. Lives on the worker thread that runs it; only the
 // watchdog touches `vm_` (kill) and the timeout flag from another thread.
 class Run {
@@ -161,8 +167,13 @@ class Run {
         drain_events();
         check_console_and_outcome();
         r_.timed_out = timed_out_;
-        r_.status = r_.failures.empty() ? Status::passed : Status::failed;
-        if (r_.status != Status::passed) {
+        if (!r_.failures.empty()) {
+            r_.status = Status::failed;
+        } else {
+            r_.status = skip_reason_.empty() ? Status::passed : Status::skipped;
+            r_.skip_reason = skip_reason_;
+        }
+        if (r_.status == Status::failed || r_.status == Status::error) {
             r_.console_tail = tail_lines(console_, options_.console_tail_lines);
         }
     }
@@ -172,7 +183,7 @@ class Run {
         for (std::size_t i = 0; i < scenario_.steps.size(); ++i) {
             const auto& step = scenario_.steps[i];
             auto& sr = r_.steps[i];
-            if (timed_out_ || (failed && !step.always)) {
+            if (timed_out_ || !skip_reason_.empty() || (failed && !step.always)) {
                 continue;
             }
             progress_.step_started(scenario_, step);
@@ -182,6 +193,11 @@ class Run {
                 drain_events();
                 run_step(step, sr);
                 sr.status = StepStatus::passed;
+            } catch (const ScenarioSkip& e) {
+                // The step did its job: it found what the scenario cannot do without.
+                sr.status = StepStatus::passed;
+                sr.message = e.what();
+                skip_reason_ = e.what();
             } catch (const std::exception& e) {
                 sr.status = StepStatus::failed;
                 if (!timed_out_ && Clock::now() >= deadline_) {
@@ -284,6 +300,9 @@ class Run {
                 result = r_.saved;
                 has_result = false;
                 break;
+            case StepType::require:
+                result = require(step, deadline, sr);
+                break;
         }
         if (has_result) {
             sr.result = result;
@@ -298,6 +317,55 @@ class Run {
             return;  // its assertions were the condition it waited for
         }
         check_assertions(step, result, sr);
+    }
+
+    // Checks a require step's prerequisites; throws ScenarioSkip naming the
+    // first one missing. The result lists what was checked.
+    json require(const Step& step, Deadline deadline, StepResult& sr) {
+        json result = {{"commands", json::array()}, {"guest_paths", json::array()}};
+        const auto skip = [&](const std::string& what) {
+            sr.result = result;
+            throw ScenarioSkip(step.reason.empty() ? what : cat(what, " (", step.reason, ")"));
+        };
+        if (!step.commands.empty()) {
+            if (!commands_) {
+                commands_.emplace();
+                const auto list = execute("query-commands", json::object(), deadline);
+                for (const auto& c : list) {
+                    if (c.is_object() && c.contains("name") && c["name"].is_string()) {
+                        commands_->push_back(c["name"].get<std::string>());
+                    }
+                }
+            }
+            for (const auto& c : step.commands) {
+                const bool there =
+                    std::find(commands_->begin(), commands_->end(), c) != commands_->end();
+                result["commands"].push_back({{"name", c}, {"available", there}});
+                if (!there) {
+                    skip(cat("the VMM does not answer ", quote(c),
+                             " (it is not in query-commands)"));
+                }
+            }
+        }
+        for (const auto& p : step.guest_paths) {
+            Step probe;
+            probe.path = "/bin/busybox";
+            probe.args = {"test", "-e", p};
+            probe.expect_exit.reset();
+            json out;
+            const Stopwatch since;
+            (void)finish_exec(probe, start_exec(probe, deadline, deadline), since, deadline, out);
+            const bool there = out["exit_code"] == 0;
+            result["guest_paths"].push_back({{"path", p}, {"exists", there}});
+            if (!there) {
+                if (out["exit_code"] != 1) {
+                    throw StepFailure(cat("cannot tell whether the guest has ", p,
+                                          ": 'busybox test -e' ended with ", out.dump()));
+                }
+                skip(cat("the guest has no ", p));
+            }
+        }
+        return result;
     }
 
     void check_assertions(const Step& step, const json& subject, StepResult& sr) {
@@ -490,6 +558,10 @@ class Run {
             } catch (const CommandFailed& e) {
                 last = cat("command ", quote(step.command), " failed: ", e.error_class(), ": ",
                            e.what());
+                if (e.error_class() == "CommandNotFound") {
+                    // A VMM's commands do not change while it runs: waiting is pointless.
+                    throw StepFailure(last);
+                }
             } catch (const TimedOut&) {
                 last = cat("command ", quote(step.command), " got no reply in time");
             }
@@ -564,7 +636,10 @@ class Run {
                     seconds_text(scenario_.time_limit_seconds * options_.time_limit_factor),
                     " reached", where, "; the VM was killed"));
         }
-        if (scenario_.expect.outcome == Outcome::out_of_memory) {
+        if (!skip_reason_.empty()) {
+            // Skipped: only what went wrong regardless of the steps counts.
+            failures.insert(failures.end(), final_failures_.begin(), final_failures_.end());
+        } else if (scenario_.expect.outcome == Outcome::out_of_memory) {
             if (r_.out_of_memory_seen) {
                 r_.notes.push_back(cat("expected out-of-memory seen: ", r_.out_of_memory_evidence));
                 for (const auto& f : step_failures_) {
@@ -612,6 +687,8 @@ class Run {
     std::map<std::string, Background> background_;  // by save name
     std::vector<std::string> step_failures_;
     std::vector<std::string> final_failures_;
+    std::string skip_reason_;                           // set by a require step
+    std::optional<std::vector<std::string>> commands_;  // query-commands, once asked
     std::string console_;
 };
 

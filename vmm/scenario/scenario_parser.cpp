@@ -517,6 +517,7 @@ const std::map<std::string, StepKind, std::less<>>& step_kinds() {
         {"resume", {StepType::resume, {}, false}},
         {"sleep", {StepType::sleep, {"seconds"}, false}},
         {"check", {StepType::check, {}, true}},
+        {"require", {StepType::require, {"commands", "guest_paths", "reason"}, false}},
     };
     return kinds;
 }
@@ -558,6 +559,16 @@ std::string default_step_name(const Step& s) {
             return cat("sleep ", json(s.sleep_seconds).dump(), " s");
         case StepType::check:
             return "check";
+        case StepType::require: {
+            std::string what;
+            for (const auto& c : s.commands) {
+                what += " " + c;
+            }
+            for (const auto& p : s.guest_paths) {
+                what += " " + p;
+            }
+            return "require" + what;
+        }
     }
     return "step";
 }
@@ -725,6 +736,27 @@ Step parse_step(const json& value, std::size_t index, const Where& scenario_wher
         case StepType::check:
             if (s.asserts.empty()) {
                 f.fail("assert", "is required: a check step needs at least one assertion");
+            }
+            break;
+        case StepType::require:
+            if (value.contains("commands")) {
+                s.commands = f.words(value["commands"], "commands");
+            }
+            if (value.contains("guest_paths")) {
+                s.guest_paths = f.words(value["guest_paths"], "guest_paths");
+                for (std::size_t i = 0; i < s.guest_paths.size(); ++i) {
+                    if (s.guest_paths[i].empty() || s.guest_paths[i].front() != '/') {
+                        f.fail(
+                            cat("guest_paths/", i),
+                            cat(quote(s.guest_paths[i]), " must be an absolute path in the guest"));
+                    }
+                }
+            }
+            if (s.commands.empty() && s.guest_paths.empty()) {
+                f.fail("commands", "a require step needs at least one of commands and guest_paths");
+            }
+            if (value.contains("reason")) {
+                s.reason = f.string(value["reason"], "reason");
             }
             break;
         case StepType::pause:

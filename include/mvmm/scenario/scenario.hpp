@@ -26,10 +26,11 @@ enum class StepType {
     resume,
     sleep,
     check,
+    require,
 };
 
 // "exec", "exec_wait", "query", "wait_event", "wait_until", "pause", "resume",
-// "sleep", "check".
+// "sleep", "check", "require".
 std::string_view to_string(StepType type);
 
 // How an exec step's standard output is kept in its result.
@@ -74,6 +75,13 @@ struct Step {
 
     // sleep
     double sleep_seconds = 0;
+
+    // require: the scenario is skipped (not failed) unless the VMM answers
+    // every command in `commands` (query-commands) and every path in
+    // `guest_paths` exists in the guest. `reason` is added to the skip reason.
+    std::vector<std::string> commands;
+    std::vector<std::string> guest_paths;
+    std::string reason;
 };
 
 // Console lines that fail a scenario, as regular expressions (ECMAScript).
