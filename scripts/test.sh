@@ -24,7 +24,7 @@ if [ -f "$MVMM_ROOT/fuzz/CMakeLists.txt" ]; then
     step "configure the fuzz build (clang)" "$MVMM_LOG_DIR/fuzz-configure.log" \
         cmake -S "$MVMM_ROOT" -B "$fuzz" -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
         -DMVMM_FUZZ=ON -DMVMM_BUILD_GUEST=OFF -DMVMM_BUILD_BENCHMARKS=OFF -DMVMM_BUILD_TESTS=OFF
-    step "build the fuzzers" "$MVMM_LOG_DIR/fuzz-build.log" make -C "$fuzz" -j"$MVMM_JOBS"
+    step "build the fuzzers" "$MVMM_LOG_DIR/fuzz-build.log" make -C "$fuzz" -j"$MVMM_JOBS" fuzzers
     for f in "$fuzz"/fuzz/*/fuzz_*; do
         [ -x "$f" ] || continue
         step "fuzz $(basename "$f") for 20000 runs" "$MVMM_LOG_DIR/$(basename "$f").log" \
