@@ -144,8 +144,10 @@ void child_main(int index, const struct options *o, const struct region *r, stru
 			t0 = now_ns();
 			switch (phase) {
 			case PHASE_ATTACH:
+				errno = 0;
 				addr = region_attach(r, rec.msg, sizeof(rec.msg));
 				rec.failed = addr == NULL;
+				rec.err = addr == NULL ? errno : 0;
 				break;
 			case PHASE_TOUCH:
 				if (addr)
@@ -158,7 +160,7 @@ void child_main(int index, const struct options *o, const struct region *r, stru
 				break;
 			case PHASE_DETACH:
 				if (addr && region_detach(r, addr, rec.msg, sizeof(rec.msg)) != 0)
-					rec.failed = 1;
+					rec.failed = 1, rec.err = errno;
 				addr = NULL;
 				break;
 			}

@@ -61,6 +61,7 @@ struct run {
 		int index;
 		int phase;
 		long round;
+		int err;
 		char msg[sizeof(((struct record *)0)->msg)];
 	} errors[MAX_ERRORS_LISTED];
 	int errors_listed;
@@ -107,13 +108,15 @@ static struct proc *find_pid(struct run *run, pid_t pid)
 	return NULL;
 }
 
-static void note_error(struct run *run, int index, int phase, long round, const char *msg)
+static void note_error(struct run *run, int index, int phase, long round, int err,
+		       const char *msg)
 {
 	run->errors_total++;
 	if (run->errors_listed < MAX_ERRORS_LISTED) {
 		run->errors[run->errors_listed].index = index;
 		run->errors[run->errors_listed].phase = phase;
 		run->errors[run->errors_listed].round = round;
+		run->errors[run->errors_listed].err = err;
 		snprintf(run->errors[run->errors_listed].msg, sizeof(run->errors[0].msg), "%.*s",
 			 (int)sizeof(run->errors[0].msg) - 1, msg);
 		run->errors_listed++;
@@ -165,7 +168,7 @@ static void take_record(struct run *run, const struct record *rec, int phase, lo
 	if (phase == PHASE_SPAWN)
 		p->vm_pte_spawn_kb = rec->vm_pte_kb;
 	if (rec->failed)
-		note_error(run, rec->index, phase, round, rec->msg);
+		note_error(run, rec->index, phase, round, rec->err, rec->msg);
 	(*pending)--;
 }
 
@@ -438,9 +441,10 @@ static long spawn(struct run *run, struct region *r, int write_fd)
 
 		if (pid < 0) {
 			char msg[sizeof(((struct record *)0)->msg)];
+			int err = errno;
 
-			snprintf(msg, sizeof(msg), "fork of process %ld: %.50s", i, strerror(errno));
-			note_error(run, (int)i, PHASE_SPAWN, 0, msg);
+			snprintf(msg, sizeof(msg), "fork of process %ld: %.40s", i, strerror(err));
+			note_error(run, (int)i, PHASE_SPAWN, 0, err, msg);
 			progress(run, "%s; going on with %ld processes", msg, i);
 			return i;
 		}
@@ -578,6 +582,7 @@ static void write_errors(struct run *run)
 		jw_int(run->w, "index", run->errors[i].index);
 		jw_string(run->w, "phase", phase_name(run->errors[i].phase));
 		jw_int(run->w, "round", run->errors[i].round);
+		jw_int(run->w, "errno", run->errors[i].err);
 		jw_string(run->w, "message", run->errors[i].msg);
 		jw_object_end(run->w);
 	}

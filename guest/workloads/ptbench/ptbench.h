@@ -91,12 +91,13 @@ struct record {
 	int32_t phase;
 	int32_t round;
 	int32_t failed;     /* 1: the phase failed, msg says why */
+	int32_t err;        /* errno of the failure, 0 if none */
 	int64_t wall_ns;    /* the process's own time for the phase */
 	int64_t minflt;     /* minor faults during the phase */
 	int64_t majflt;
 	int64_t vm_pte_kb;  /* VmPTE at the end of the phase */
 	int64_t vm_rss_kb;
-	char msg[88];
+	char msg[84];
 };
 
 /* Shared between the parent and the children (one anonymous shared page). */

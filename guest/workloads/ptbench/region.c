@@ -23,9 +23,13 @@ static uint64_t round_up(uint64_t v, uint64_t to)
 	return (v + to - 1) / to * to;
 }
 
+/* Writes "what: reason" to err; errno is kept for the caller. */
 static int fail(char *err, size_t errlen, const char *what)
 {
-	snprintf(err, errlen, "%s: %s", what, strerror(errno));
+	int saved = errno;
+
+	snprintf(err, errlen, "%s: %s", what, strerror(saved));
+	errno = saved;
 	return -1;
 }
 
@@ -168,7 +172,10 @@ static void *map_placed(const struct region *r, int fd, int flags, char *err, si
 	got = mmap(want, r->map_size, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0);
 	if (got == MAP_FAILED) {
 		fail(err, errlen, "mmap of the hugetlb file");
+		int saved = errno;
+
 		munmap(hole, r->map_size + extra);
+		errno = saved;
 		return NULL;
 	}
 	if (want > hole)
@@ -198,8 +205,12 @@ void *region_attach(const struct region *r, char *err, size_t errlen)
 		addr = mmap(NULL, r->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (addr == MAP_FAILED)
 			fail(err, errlen, "mmap");
-		if (fd != r->fd)
+		if (fd != r->fd) {
+			int saved = errno;
+
 			close(fd);
+			errno = saved;
+		}
 		return addr == MAP_FAILED ? NULL : addr;
 	case MODE_SYSV:
 		addr = shmat(r->shm_id, NULL, 0);
