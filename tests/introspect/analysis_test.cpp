@@ -455,6 +455,10 @@ TEST(Accounting, ToleranceAgainstTheGuestsPageTables) {
     guest.page_tables_bytes = comparable + 4096;
     auto j = accounting_json(a, &guest);
     EXPECT_EQ(j["totals"]["tolerance"]["thp_deposit_max_bytes"], 4096);
+    EXPECT_EQ(
+        j["totals"]["tolerance"]["expected_bytes"],
+        comparable + j["totals"]["tolerance"]["kernel_tables_max_bytes"].get<std::uint64_t>());
+    EXPECT_GT(j["totals"]["tolerance"]["kernel_tables_max_bytes"].get<std::uint64_t>(), 0U);
     EXPECT_EQ(j["totals"]["tolerance"]["within"], true);
     EXPECT_EQ(j["totals"]["guest_minus_walked_bytes"], 4096);
     guest.page_tables_bytes = comparable - 4096;

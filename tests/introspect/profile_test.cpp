@@ -144,6 +144,22 @@ TEST(GuestFigures, ParsesProcTextAndJson) {
     EXPECT_FALSE(GuestFigures::from_json(nlohmann::json::object()).page_tables_bytes);
 }
 
+TEST(GuestFigures, FromTheAgentsReplies) {
+    const auto meminfo = nlohmann::json::parse(R"({"MemTotal": 506175488, "PageTables": 425984})");
+    const auto procs = nlohmann::json::parse(R"({"processes": [
+        {"pid": 1, "comm": "init", "kernel-thread": false, "vm-pte": 40960},
+        {"pid": 2, "comm": "kthreadd", "kernel-thread": true, "vm-pte": 0},
+        {"pid": 57, "comm": "mvmm-agent", "kernel-thread": false, "vm-pte": 20480}]})");
+    const auto f = GuestFigures::from_agent(meminfo, procs, 0.25);
+    EXPECT_EQ(f.page_tables_bytes, 425984U);
+    EXPECT_EQ(f.vm_pte_bytes.size(), 2U);
+    EXPECT_EQ(f.vm_pte_bytes.at(57), 20480U);
+    EXPECT_EQ(f.collect_seconds, 0.25);
+    EXPECT_THROW(GuestFigures::from_agent(meminfo, nlohmann::json("x")), Error);
+    EXPECT_FALSE(
+        GuestFigures::from_agent(nlohmann::json::object(), procs["processes"]).page_tables_bytes);
+}
+
 TEST(ImageMetadata, RoundTripsRegistersAndFigures) {
     ImageMetadata m;
     m.engine = "qemu";

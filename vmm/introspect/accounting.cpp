@@ -287,6 +287,7 @@ json accounting_json(const Analysis& a, const GuestFigures* guest) {
         kernel_counted_max = (k[2] + k[3]) * kTable;
     }
     json tol{{"low_bytes", comparable},
+             {"expected_bytes", comparable + kernel_counted_max},
              {"high_bytes", comparable + deposited_max + kernel_counted_max},
              {"thp_deposit_max_bytes", deposited_max},
              {"kernel_tables_max_bytes", kernel_counted_max}};

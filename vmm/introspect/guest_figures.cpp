@@ -76,6 +76,32 @@ GuestFigures GuestFigures::from_json(const nlohmann::json& doc) {
     return f;
 }
 
+GuestFigures GuestFigures::from_agent(const nlohmann::json& meminfo,
+                                      const nlohmann::json& processes,
+                                      std::optional<double> collect_seconds) {
+    GuestFigures f;
+    f.collect_seconds = collect_seconds;
+    if (meminfo.is_object()) {
+        if (const auto it = meminfo.find("PageTables"); it != meminfo.end()) {
+            f.page_tables_bytes = unsigned_value(*it, "guest-meminfo PageTables");
+        }
+    }
+    const auto& list = processes.is_object() && processes.contains("processes")
+                           ? processes["processes"]
+                           : processes;
+    if (!list.is_array()) {
+        throw Error("guest figures: guest-processes did not return a list of processes");
+    }
+    for (const auto& p : list) {
+        if (!p.is_object() || !p.contains("pid") || !p.contains("vm-pte") ||
+            p.value("kernel-thread", false)) {
+            continue;
+        }
+        f.vm_pte_bytes[p["pid"].get<std::int32_t>()] = unsigned_value(p["vm-pte"], "vm-pte");
+    }
+    return f;
+}
+
 nlohmann::json GuestFigures::to_json() const {
     nlohmann::json out = nlohmann::json::object();
     if (page_tables_bytes) {

@@ -26,6 +26,12 @@ struct GuestFigures {
 
     // Throws Error naming the key if a value has the wrong type.
     static GuestFigures from_json(const nlohmann::json& doc);
+    // From the guest agent's replies (docs/guest-agent.md): the "return" of
+    // guest-meminfo (PageTables in bytes) and of guest-processes (each
+    // process's vm-pte; kernel threads are left out), and the seconds the
+    // caller measured around guest-processes.
+    static GuestFigures from_agent(const nlohmann::json& meminfo, const nlohmann::json& processes,
+                                   std::optional<double> collect_seconds = std::nullopt);
     [[nodiscard]] nlohmann::json to_json() const;
 
     // "PageTables:  1220 kB" from /proc/meminfo text, in bytes.
