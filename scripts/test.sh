@@ -14,7 +14,7 @@ step "lint (clang-format, clang-tidy)" "$MVMM_LOG_DIR/lint.log" "$MVMM_ROOT/scri
 asan=$MVMM_ROOT/build-asan
 step "configure the sanitizer build" "$MVMM_LOG_DIR/asan-configure.log" \
     cmake -S "$MVMM_ROOT" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DMVMM_WERROR=ON \
-    -DMVMM_SANITIZE=ON -DMVMM_BUILD_GUEST=OFF -DMVMM_BUILD_BENCHMARKS=OFF
+    -DMVMM_SANITIZE=ON -DMVMM_BUILD_GUEST=OFF -DMVMM_BUILD_BENCHMARKS=OFF $(mvmm_cmake_launcher)
 step "build the sanitizer build" "$MVMM_LOG_DIR/asan-build.log" make -C "$asan" -j"$MVMM_JOBS"
 step "unit tests under ASan and UBSan" "$MVMM_LOG_DIR/asan-test.log" \
     ctest --test-dir "$asan" -L unit --output-on-failure -j"$MVMM_JOBS"
@@ -23,7 +23,8 @@ if [ -f "$MVMM_ROOT/fuzz/CMakeLists.txt" ]; then
     fuzz=$MVMM_ROOT/build-fuzz
     step "configure the fuzz build (clang)" "$MVMM_LOG_DIR/fuzz-configure.log" \
         cmake -S "$MVMM_ROOT" -B "$fuzz" -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
-        -DMVMM_FUZZ=ON -DMVMM_BUILD_GUEST=OFF -DMVMM_BUILD_BENCHMARKS=OFF -DMVMM_BUILD_TESTS=OFF
+        -DMVMM_FUZZ=ON -DMVMM_BUILD_GUEST=OFF -DMVMM_BUILD_BENCHMARKS=OFF -DMVMM_BUILD_TESTS=OFF \
+        $(mvmm_cmake_launcher)
     step "build the fuzzers" "$MVMM_LOG_DIR/fuzz-build.log" make -C "$fuzz" -j"$MVMM_JOBS" fuzzers
     for f in "$fuzz"/fuzz/*/fuzz_*; do
         [ -x "$f" ] || continue
