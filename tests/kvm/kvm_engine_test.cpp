@@ -6,6 +6,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <mvmm/loader/long_mode.hpp>
 
 #include "kvm/synthetic_vm.hpp"
+#include "loader/synthetic_images.hpp"
 
 namespace mvmm {
 namespace {
@@ -56,6 +58,30 @@ TEST(KvmEngine, LongModeEntryWithBootParamsInRsi) {
     EXPECT_NE(sregs.cr4 & x86::kCr4Pae, 0U);
     EXPECT_EQ(sregs.cr3, boot_layout::kPageTables);
     EXPECT_THROW((void)vm.engine().special_registers(1), Error);
+}
+
+// A bzImage whose protected-mode part is our own code: loaded at
+// pref_address, entered at +0x200 in long mode, boot_params in rsi.
+TEST(KvmEngine, BzImageEnteredAtItsSixtyFourBitEntry) {
+    MVMM_SKIP_WITHOUT_KVM();
+    test::BzImageSpec spec;
+    spec.payload_size = 0x1000;
+    auto image = test::make_bzimage(spec);
+    GuestProgram p(spec.pref_address + 0x200);
+    auto& a = p.a();
+    a.mov(Reg::rdx, 0x3f8);
+    a.raw({0x8a, 0x86, 0x10, 0x02, 0x00, 0x00});  // mov al, [rsi + 0x210]: type_of_loader
+    a.raw({0x2c, 0xbe});                          // sub al, 0xbe: 0xff -> 'A'
+    a.out_dx_al();
+    p.serial("bz\n");
+    p.reset();
+    const auto code = a.finish();
+    const std::size_t payload = (spec.setup_sects + 1U) * 512U;
+    std::copy(code.begin(), code.end(), image.begin() + static_cast<long>(payload + 0x200));
+    SyntheticVm vm(image);
+    vm.engine().start();
+    ASSERT_EQ(vm.wait_end(), RunState::shutdown);
+    EXPECT_EQ(vm.console_text(), "Abz\n");
 }
 
 TEST(KvmEngine, SerialOutputPortInputAndBootMarker) {
@@ -160,6 +186,26 @@ TEST(KvmEngine, StopFromAnotherThreadWhilePaused) {
     vm.engine().pause();
     std::thread([&] { vm.engine().stop(); }).join();
     EXPECT_EQ(vm.engine().wait(), RunState::shutdown);
+}
+
+TEST(KvmEngine, PauseWorksWhenTheStartingThreadBlocksAllSignals) {
+    MVMM_SKIP_WITHOUT_KVM();
+    // A VMM's main thread often blocks signals (to read them from a signalfd);
+    // its vCPU threads inherit that mask.
+    std::unique_ptr<SyntheticVm> vm;
+    std::thread([&] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        vm = std::make_unique<SyntheticVm>(counting_guest(), 1);
+        vm->engine().start();
+    }).join();
+    ASSERT_TRUE(wait_counter_above(*vm, 10));
+    vm->engine().pause();
+    EXPECT_EQ(vm->engine().state(), RunState::paused);
+    vm->engine().resume();
+    vm->engine().stop();
+    EXPECT_EQ(vm->engine().wait(), RunState::shutdown);
 }
 
 TEST(KvmEngine, TripleFaultEndsTheGuest) {

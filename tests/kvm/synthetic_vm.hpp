@@ -49,7 +49,7 @@ inline const KvmHostCheck& host_check() {
 // A guest program at kGuestCode, with helpers for what the tests need.
 class GuestProgram {
   public:
-    GuestProgram() : a_(kGuestCode) {}
+    explicit GuestProgram(std::uint64_t origin = kGuestCode) : a_(origin) {}
     x86asm::Assembler& a() { return a_; }
 
     // out 0x3f8 for each byte (the UART sends at once, so no LSR polling).
@@ -100,8 +100,11 @@ class GuestProgram {
 class SyntheticVm {
   public:
     explicit SyntheticVm(const GuestProgram& program, unsigned vcpus = 1,
-                         std::vector<ElfSegment> extra = {}) {
-        const auto image = program.elf(std::move(extra));
+                         std::vector<ElfSegment> extra = {})
+        : SyntheticVm(program.elf(std::move(extra)), vcpus) {}
+
+    // Boots `image` (any kernel image the loader takes).
+    explicit SyntheticVm(const std::vector<std::byte>& image, unsigned vcpus = 1) {
         config_.kernel = dir_.write(
             "guest.elf", std::string(reinterpret_cast<const char*>(image.data()), image.size()));
         config_.name = "synthetic";

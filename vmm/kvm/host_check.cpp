@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include <signal.h>
 #include <sys/mman.h>
 
 #include <mvmm/common/error.hpp>
@@ -243,7 +244,8 @@ class Probe {
         std::condition_variable done_cv;
         bool done = false;
         bool timed_out = false;
-        (void)kvm::kick_signal();
+        // The watchdog's kick must reach this thread, whatever mask it has.
+        const sigset_t old_mask = kvm::unblock_kick_signal();
         std::jthread watchdog([&] {
             std::unique_lock lock(mutex);
             if (!done_cv.wait_for(lock, kTimeout, [&] { return done; })) {
@@ -316,6 +318,8 @@ class Probe {
             done = true;
         }
         done_cv.notify_all();
+        watchdog.join();
+        ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
         return outcome;
     }
 

@@ -215,6 +215,7 @@ void KvmEngine::serve_requests(unsigned index, std::unique_lock<std::mutex>& loc
 }
 
 void KvmEngine::vcpu_loop(unsigned index) {
+    (void)unblock_kick_signal();
     go_->wait();
     auto& slot = *vcpus_[index];
     kvm_run* run = slot.handle->run_state();

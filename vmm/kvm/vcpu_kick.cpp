@@ -29,6 +29,15 @@ int kick_signal() {
     return number;
 }
 
+sigset_t unblock_kick_signal() {
+    sigset_t kick_set;
+    sigset_t previous;
+    sigemptyset(&kick_set);
+    sigaddset(&kick_set, kick_signal());
+    ::pthread_sigmask(SIG_UNBLOCK, &kick_set, &previous);
+    return previous;
+}
+
 void clear_immediate_exit(kvm_run* run) {
     std::atomic_ref(run->immediate_exit).store(0, std::memory_order_seq_cst);
 }

@@ -6,11 +6,16 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 
 namespace mvmm::kvm {
 
 // The signal used for kicks (SIGRTMIN + 3); installs its handler on first use.
 int kick_signal();
+
+// Unblocks the kick signal in the calling thread (a thread may have
+// inherited a mask that blocks it); returns the previous mask.
+sigset_t unblock_kick_signal();
 
 // Before each KVM_RUN the vCPU thread calls clear_immediate_exit() and then
 // looks at its stop/pause requests; a requester sets the request first and
