@@ -257,14 +257,38 @@ TEST(KvmEngine, ConsolePanicLineThenRebootIsAGuestPanic) {
 
 // An IDT at kGuestData whose #BP handler prints 'T' and then '=' if the
 // saved rip is just after the INT3, '!' otherwise, and returns with IRETQ.
-TEST(KvmEngine, Int3TrapsToTheGuestsHandler) {
-    MVMM_SKIP_WITHOUT_KVM();
-    constexpr std::uint64_t kIdtr = test::kGuestData + 0x1000;
-    GuestProgram p;
-    auto& a = p.a();
+// The IDT of a synthetic guest, at kGuestData: interrupt gates with
+// __BOOT_CS to the given handlers, then the IDT descriptor at kIdtr.
+constexpr std::uint64_t kIdtr = test::kGuestData + 0x1000;
+
+ElfSegment idt_segment(std::initializer_list<std::pair<unsigned, std::uint64_t>> gates) {
+    ElfSegment data;
+    data.gpa = test::kGuestData;
+    data.bytes.resize(0x1010);
+    ByteWriter w(data.bytes);
+    for (const auto& [vector, handler] : gates) {
+        const std::size_t at = vector * 16U;
+        w.u16(at + 0, static_cast<std::uint16_t>(handler));
+        w.u16(at + 2, boot_layout::kBootCs);
+        w.u8(at + 5, 0x8e);
+        w.u16(at + 6, static_cast<std::uint16_t>(handler >> 16));
+    }
+    w.u16(0x1000, 32 * 16 - 1);
+    w.u64(0x1002, test::kGuestData);
+    return data;
+}
+
+void load_idt(x86asm::Assembler& a) {
     a.raw({0x0f, 0x01, 0x1c, 0x25});  // lidt [kIdtr]
     a.raw({static_cast<std::uint8_t>(kIdtr), static_cast<std::uint8_t>(kIdtr >> 8),
            static_cast<std::uint8_t>(kIdtr >> 16), static_cast<std::uint8_t>(kIdtr >> 24)});
+}
+
+TEST(KvmEngine, Int3TrapsToTheGuestsHandler) {
+    MVMM_SKIP_WITHOUT_KVM();
+    GuestProgram p;
+    auto& a = p.a();
+    load_idt(a);
     a.int3();
     a.label("after_int3");
     p.serial("back\n");
@@ -281,24 +305,46 @@ TEST(KvmEngine, Int3TrapsToTheGuestsHandler) {
     p.serial("!\n");
     p.reset();
 
-    // IDT entry 3: an interrupt gate to the handler with __BOOT_CS; then the
-    // IDT descriptor (limit, base).
-    const auto handler = a.address_of("bp_handler");
-    ElfSegment data;
-    data.gpa = test::kGuestData;
-    data.bytes.resize(0x1010);
-    ByteWriter w(data.bytes);
-    w.u16(3 * 16 + 0, static_cast<std::uint16_t>(handler));
-    w.u16(3 * 16 + 2, boot_layout::kBootCs);
-    w.u8(3 * 16 + 5, 0x8e);
-    w.u16(3 * 16 + 6, static_cast<std::uint16_t>(handler >> 16));
-    w.u16(0x1000, 32 * 16 - 1);
-    w.u64(0x1002, test::kGuestData);
-
-    SyntheticVm vm(p, 1, {data});
+    SyntheticVm vm(p, 1, {idt_segment({{3, a.address_of("bp_handler")}})});
     vm.engine().start();
     ASSERT_EQ(vm.wait_end(), RunState::shutdown);
     EXPECT_EQ(vm.console_text(), "T=\nback\n");
+}
+
+// Linux runs FWAIT in kernel code (fpu__drop()); where KVM emulates kernel
+// code it cannot, and the VMM does it. Either way the guest sees what a CPU
+// does: FWAIT goes on, or faults with #NM (rip on the FWAIT) when CR0.TS and
+// CR0.MP are set.
+TEST(KvmEngine, FwaitGoesOnOrRaisesDeviceNotAvailable) {
+    MVMM_SKIP_WITHOUT_KVM();
+    GuestProgram p;
+    auto& a = p.a();
+    load_idt(a);
+    a.raw({0x9b});  // fwait
+    p.serial("1");
+    a.raw({0x0f, 0x20, 0xc0});        // mov rax, cr0
+    a.raw({0x48, 0x83, 0xc8, 0x0a});  // or rax, TS | MP
+    a.raw({0x0f, 0x22, 0xc0});        // mov cr0, rax
+    a.label("second_fwait");
+    a.raw({0x9b});  // fwait: #NM
+    p.serial("2\n");
+    p.reset();
+    a.label("nm_handler");
+    p.serial("N");
+    a.raw({0x48, 0x8b, 0x04, 0x24});  // mov rax, [rsp]: the saved rip
+    a.mov_address(Reg::rbx, "second_fwait");
+    a.cmp(Reg::rax, Reg::rbx);
+    a.jnz("bad");
+    a.raw({0x0f, 0x06});  // clts: the FWAIT runs again, and goes on
+    a.iretq();
+    a.label("bad");
+    p.serial("!\n");
+    p.reset();
+
+    SyntheticVm vm(p, 1, {idt_segment({{7, a.address_of("nm_handler")}})});
+    vm.engine().start();
+    ASSERT_EQ(vm.wait_end(), RunState::shutdown);
+    EXPECT_EQ(vm.console_text(), "1N2\n");
 }
 
 TEST(KvmEngine, OtherEmulationFailuresAreInternalErrors) {
@@ -317,6 +363,12 @@ TEST(KvmEngine, OtherEmulationFailuresAreInternalErrors) {
     ASSERT_TRUE(crash.has_value());
     EXPECT_EQ(crash->reason, "emulation-failure");
     EXPECT_EQ(crash->data.at("bytes").get<std::string>().substr(0, 14), "f3 48 0f b8 c3");
+    EXPECT_EQ(crash->data.at("vcpu"), 0);
+    // The message `mshare-vmm run` prints when it exits with status 4.
+    const auto message = crash->data.at("message").get<std::string>();
+    EXPECT_TRUE(message.starts_with("vCPU 0: KVM could not emulate the instruction at rip 0x"))
+        << message;
+    EXPECT_NE(message.find("(bytes f3 48 0f b8 c3"), std::string::npos) << message;
 }
 
 UniqueFd connect_unix(const std::filesystem::path& path) {

@@ -17,6 +17,7 @@
 #include <mvmm/kvm/kernel_cmdline.hpp>
 #include <mvmm/loader/boot_layout.hpp>
 #include <mvmm/loader/loader.hpp>
+#include <mvmm/loader/long_mode.hpp>
 
 #include "vcpu_kick.hpp"
 #include "vcpu_setup.hpp"
@@ -244,18 +245,13 @@ void KvmEngine::vcpu_loop(unsigned index) {
         }
         bool keep_going = false;
         if (rc < 0) {
-            log::error("kvm", "vCPU ", index, ": KVM_RUN: ", errno_text(-rc));
-            end_guest(RunState::internal_error, {EngineEvent::Kind::engine_crash,
-                                                 "kvm-run-failed",
-                                                 {{"vcpu", index}, {"error", errno_text(-rc)}}});
+            engine_failed(index, "kvm-run-failed", cat("KVM_RUN: ", errno_text(-rc)),
+                          {{"error", errno_text(-rc)}});
         } else {
             try {
                 keep_going = handle_exit(index);
             } catch (const std::exception& e) {
-                log::error("kvm", "vCPU ", index, ": ", e.what());
-                end_guest(RunState::internal_error, {EngineEvent::Kind::engine_crash,
-                                                     "vmm-error",
-                                                     {{"vcpu", index}, {"error", e.what()}}});
+                engine_failed(index, "vmm-error", e.what(), {{"error", e.what()}});
             }
         }
         if (!keep_going) {
@@ -320,38 +316,33 @@ bool KvmEngine::handle_exit(unsigned index) {
             if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
                 return handle_emulation_failure(index);
             }
-            log::error("kvm", "vCPU ", index, ": KVM internal error, suberror ",
-                       run->internal.suberror);
-            end_guest(RunState::internal_error,
-                      {EngineEvent::Kind::engine_crash,
-                       "kvm-internal-error",
-                       {{"vcpu", index}, {"suberror", run->internal.suberror}}});
+            engine_failed(index, "kvm-internal-error",
+                          cat("KVM internal error, suberror ", run->internal.suberror),
+                          {{"suberror", run->internal.suberror}});
             return false;
         case KVM_EXIT_FAIL_ENTRY:
-            log::error("kvm", "vCPU ", index, ": VM entry failed, reason ",
-                       hex(run->fail_entry.hardware_entry_failure_reason));
-            end_guest(RunState::internal_error,
-                      {EngineEvent::Kind::engine_crash,
-                       "entry-failure",
-                       {{"vcpu", index},
-                        {"hardware_reason", run->fail_entry.hardware_entry_failure_reason}}});
+            engine_failed(
+                index, "entry-failure",
+                cat("VM entry failed, reason ", hex(run->fail_entry.hardware_entry_failure_reason)),
+                {{"hardware_reason", run->fail_entry.hardware_entry_failure_reason}});
             return false;
         case KVM_EXIT_HLT:
         case KVM_EXIT_INTR:
             return true;
         default:
-            log::error("kvm", "vCPU ", index, ": unexpected KVM exit ", run->exit_reason);
-            end_guest(RunState::internal_error,
-                      {EngineEvent::Kind::engine_crash,
-                       "unexpected-exit",
-                       {{"vcpu", index}, {"exit_reason", run->exit_reason}}});
+            engine_failed(index, "unexpected-exit", cat("unexpected KVM exit ", run->exit_reason),
+                          {{"exit_reason", run->exit_reason}});
             return false;
     }
 }
 
-// KVM here may fail to emulate an instruction of guest kernel code. For INT3
-// (the kernel runs one in int3_selftest() at every boot) the VMM does what
-// the CPU would: the #BP trap, with rip after the INT3.
+// KVM here may fail to emulate an instruction of guest kernel code. Two such
+// instructions run in every Linux boot, and the VMM does for them what the
+// CPU would:
+// - INT3 (int3_selftest()): the #BP trap, with rip after the INT3;
+// - FWAIT (fpu__drop() when a kernel thread exits): #NM if CR0.TS and CR0.MP
+//   are set, #MF if the x87 status word shows a pending unmasked exception
+//   (ES) and CR0.NE is set, otherwise nothing but rip moving on.
 bool KvmEngine::handle_emulation_failure(unsigned index) {
     const auto& vcpu = *vcpus_[index]->handle;
     auto regs = vcpu.regs();
@@ -366,35 +357,53 @@ bool KvmEngine::handle_emulation_failure(unsigned index) {
             have = 0;
         }
     }
-    if (have > 0 && bytes[0] == 0xcc) {
-        regs.rip += 1;
-        vcpu.set_regs(regs);
+    const auto inject = [&](std::uint8_t vector) {
         auto events = vcpu.events();
         events.exception.injected = 1;
-        events.exception.nr = 3;  // #BP
+        events.exception.nr = vector;
         events.exception.has_error_code = 0;
         events.exception.error_code = 0;
         events.flags = 0;
         vcpu.set_events(events);
-        std::uint64_t count = 0;
-        {
-            const std::lock_guard lock(mutex_);
-            count = ++int3_injections_;
-        }
-        if (count == 1) {
+    };
+    const auto first_time = [&](std::uint64_t& counter) {
+        const std::lock_guard lock(mutex_);
+        return ++counter == 1;
+    };
+    if (have > 0 && bytes[0] == 0xcc) {
+        regs.rip += 1;
+        vcpu.set_regs(regs);
+        inject(3);  // #BP, a trap: rip after the INT3
+        if (first_time(int3_injections_)) {
             log::info("kvm", "vCPU ", index, ": KVM cannot emulate INT3 at rip ", hex(linear),
                       " here; the VMM injects #BP instead");
         }
         return true;
     }
+    if (have > 0 && bytes[0] == 0x9b) {
+        constexpr std::uint64_t kCr0Ts = 1ULL << 3;
+        constexpr std::uint16_t kFswEs = 1U << 7;
+        if ((sregs.cr0 & kCr0Ts) != 0 && (sregs.cr0 & x86::kCr0Mp) != 0) {
+            inject(7);  // #NM, a fault: rip stays on the FWAIT
+        } else if ((vcpu.fpu().fsw & kFswEs) != 0 && (sregs.cr0 & x86::kCr0Ne) != 0) {
+            inject(16);  // #MF, a fault: rip stays on the FWAIT
+        } else {
+            regs.rip += 1;
+            vcpu.set_regs(regs);
+        }
+        if (first_time(fwait_emulations_)) {
+            log::info("kvm", "vCPU ", index, ": KVM cannot emulate FWAIT at rip ", hex(linear),
+                      " here; the VMM does it instead");
+        }
+        return true;
+    }
     const auto text = hex_bytes(std::span(bytes.data(), have));
-    log::error(
-        "kvm", "vCPU ", index, ": KVM could not emulate the instruction at rip ", hex(linear),
-        have > 0 ? cat(" (bytes ", text, ")") : std::string(" (not mapped)"),
-        emulated_cpl0_ ? "; this host emulates guest kernel code, see docs/kvm-engine.md" : "");
-    end_guest(RunState::internal_error, {EngineEvent::Kind::engine_crash,
-                                         "emulation-failure",
-                                         {{"vcpu", index}, {"rip", hex(linear)}, {"bytes", text}}});
+    engine_failed(
+        index, "emulation-failure",
+        cat("KVM could not emulate the instruction at rip ", hex(linear),
+            have > 0 ? cat(" (bytes ", text, ")") : std::string(" (not mapped)"),
+            emulated_cpl0_ ? "; this host emulates guest kernel code, see docs/kvm-engine.md" : ""),
+        {{"rip", hex(linear)}, {"bytes", text}});
     return false;
 }
 
@@ -455,6 +464,15 @@ void KvmEngine::end_guest(RunState final_state, const EngineEvent& event) {
     cv_.notify_all();
     log::info("kvm", "guest ended: ", to_string(final_state), " (", event.reason, ")");
     emit(event);
+}
+
+void KvmEngine::engine_failed(unsigned index, const char* reason, const std::string& message,
+                              nlohmann::json data) {
+    auto text = cat("vCPU ", index, ": ", message);
+    log::error("kvm", text);
+    data["vcpu"] = index;
+    data["message"] = std::move(text);
+    end_guest(RunState::internal_error, {EngineEvent::Kind::engine_crash, reason, std::move(data)});
 }
 
 void KvmEngine::guest_reset(const char* reason) {

@@ -92,6 +92,10 @@ class KvmEngine final : public Engine, public KvmView {
 
     // Ends the VM (first caller wins): final state, events, all vCPUs stop.
     void end_guest(RunState final_state, const EngineEvent& event);
+    // Ends the VM as internal-error: logs "vCPU n: message" and emits
+    // MSHARE_ENGINE_CRASH with the reason, data, vcpu and that message.
+    void engine_failed(unsigned index, const char* reason, const std::string& message,
+                       nlohmann::json data);
     void guest_reset(const char* reason);
     void guest_panicked(const std::string& source, const std::string& message);
     void emit(const EngineEvent& event);
@@ -135,7 +139,8 @@ class KvmEngine final : public Engine, public KvmView {
     std::atomic<bool> stop_requested_{false};
     std::atomic<bool> pause_requested_{false};
     EventHandler handler_;
-    std::uint64_t int3_injections_ = 0;
+    std::uint64_t int3_injections_ = 0;   // guarded by mutex_
+    std::uint64_t fwait_emulations_ = 0;  // guarded by mutex_
 
     std::mutex dirty_mutex_;
     bool dirty_logging_ = false;

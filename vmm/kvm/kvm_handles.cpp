@@ -158,6 +158,12 @@ void Vcpu::set_sregs(const kvm_sregs& s) const {
     checked_ioctl(fd_.get(), KVM_SET_SREGS, &s, "KVM_SET_SREGS");
 }
 
+kvm_fpu Vcpu::fpu() const {
+    kvm_fpu fpu{};
+    checked_ioctl(fd_.get(), KVM_GET_FPU, &fpu, "KVM_GET_FPU");
+    return fpu;
+}
+
 void Vcpu::set_fpu(const kvm_fpu& fpu) const {
     checked_ioctl(fd_.get(), KVM_SET_FPU, &fpu, "KVM_SET_FPU");
 }

@@ -69,6 +69,7 @@ class Vcpu {
     void set_regs(const kvm_regs& regs) const;
     [[nodiscard]] kvm_sregs sregs() const;
     void set_sregs(const kvm_sregs& sregs) const;
+    [[nodiscard]] kvm_fpu fpu() const;
     void set_fpu(const kvm_fpu& fpu) const;
     void set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) const;
     void set_msrs(const std::vector<std::pair<std::uint32_t, std::uint64_t>>& msrs) const;
