@@ -178,6 +178,66 @@ TEST(KvmEngine, PauseAndResumeTwoVcpus) {
     EXPECT_EQ(vm.engine().state(), RunState::shutdown);
 }
 
+// SMP the way Linux starts its APs: vCPU 0 copies a real-mode trampoline
+// below 1 MiB and sends INIT and then a start-up IPI through its local APIC
+// (KVM's in-kernel irqchip). vCPU 1 starts there in real mode, prints the
+// APIC id its CPUID leaf 1 reports, and sets a flag; vCPU 0 waits for the
+// flag and ends the VM.
+TEST(KvmEngine, SecondVcpuStartsOnAStartUpIpiWithItsOwnApicId) {
+    MVMM_SKIP_WITHOUT_KVM();
+    constexpr std::uint64_t kTrampoline = 0x10000;  // start-up vector 0x10
+    constexpr std::uint64_t kFlag = kTrampoline + 0x100;
+    // 16-bit code, CS base = kTrampoline.
+    const std::vector<std::uint8_t> trampoline = {
+        0x66, 0xb8, 0x01, 0x00, 0x00, 0x00,  // mov eax, 1
+        0x0f, 0xa2,                          // cpuid
+        0x66, 0xc1, 0xeb, 0x18,              // shr ebx, 24: the initial APIC id
+        0x88, 0xd8,                          // mov al, bl
+        0x04, 0x30,                          // add al, '0'
+        0xba, 0xf8, 0x03,                    // mov dx, 0x3f8
+        0xee,                                // out dx, al
+        0x2e, 0xc6, 0x06, 0x00, 0x01, 0x01,  // mov byte cs:[0x100], 1
+        0xfa, 0xf4, 0xeb, 0xfd,              // cli; hlt; jmp back to the hlt
+    };
+    GuestProgram p;
+    auto& a = p.a();
+    for (std::size_t i = 0; i < trampoline.size(); i += 8) {
+        std::uint64_t chunk = 0;
+        for (std::size_t j = 0; j < 8 && i + j < trampoline.size(); ++j) {
+            chunk |= std::uint64_t{trampoline[i + j]} << (8 * j);
+        }
+        a.mov(Reg::rbx, kTrampoline + i);
+        a.mov(Reg::rax, chunk);
+        a.store64(Reg::rbx, Reg::rax);
+    }
+    p.serial("B");
+    // The local APIC's ICR takes 32-bit writes only: high half (destination
+    // APIC id 1), then the low half, which sends.
+    const auto write_apic = [&](std::uint32_t offset, std::uint32_t value) {
+        a.mov(Reg::rbx, boot_layout::kLocalApicBase + offset);
+        a.mov(Reg::rax, value);
+        a.raw({0x89, 0x03});  // mov [rbx], eax
+    };
+    write_apic(0x310, 1U << 24);
+    write_apic(0x300, 0x4500);  // INIT, level assert
+    write_apic(0x310, 1U << 24);
+    write_apic(0x300, 0x4600 | (kTrampoline >> 12));  // start-up IPI
+    a.mov(Reg::rbx, kFlag);
+    a.mov(Reg::rcx, 1);
+    a.label("wait");
+    a.pause();
+    a.load(Reg::rax, Reg::rbx);
+    a.cmp(Reg::rax, Reg::rcx);
+    a.jnz("wait");
+    p.serial("\n");
+    p.reset();
+
+    SyntheticVm vm(p, 2);
+    vm.engine().start();
+    ASSERT_EQ(vm.wait_end(), RunState::shutdown) << "console: " << vm.console_text();
+    EXPECT_EQ(vm.console_text(), "B1\n");
+}
+
 TEST(KvmEngine, StopFromAnotherThreadWhilePaused) {
     MVMM_SKIP_WITHOUT_KVM();
     SyntheticVm vm(counting_guest(), 1);
