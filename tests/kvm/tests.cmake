@@ -15,8 +15,9 @@ mvmm_test(kvm_engine
   TIMEOUT 300)
 
 # Boots out/kernel/vmlinux: minutes where KVM emulates kernel code.
+include(${PROJECT_SOURCE_DIR}/guest/initramfs/library.cmake)
 mvmm_test(kvm_linux_boot
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/linux_boot_test.cpp
-  DEPS mvmm_kvm
-  LABELS kvm slow
+  DEPS mvmm_kvm mvmm_initramfs
+  LABELS kvm guest slow
   TIMEOUT 1800)
