@@ -58,6 +58,24 @@ TEST(EngineDecision, KvmIsRequiredWhenAskedFor) {
     }
 }
 
+TEST(EngineDecision, KvmCanBeForcedWhereItCannotRunUserSpace) {
+    const auto d = decide_engine(EngineChoice::kvm, kNoUserSpace, "tcg", true);
+    EXPECT_EQ(d.engine, EngineChoice::kvm);
+    EXPECT_TRUE(contains(d.reason, "MVMM_KVM_ALLOW_NO_USER_SPACE=1")) << d.reason;
+    EXPECT_TRUE(contains(d.reason, kNoUserSpace.reason)) << d.reason;
+    // Unforced, the error says how to force it.
+    try {
+        (void)decide_engine(EngineChoice::kvm, kNoUserSpace, "tcg");
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_TRUE(contains(e.what(), "MVMM_KVM_ALLOW_NO_USER_SPACE=1")) << e.what();
+    }
+    // Forcing does not help where KVM is not usable at all, nor change `auto`.
+    EXPECT_THROW((void)decide_engine(EngineChoice::kvm, kNoKvm, "tcg", true), Error);
+    EXPECT_EQ(decide_engine(EngineChoice::automatic, kNoUserSpace, "tcg", true).engine,
+              EngineChoice::qemu);
+}
+
 TEST(EngineDecision, QemuIsAlwaysQemu) {
     for (const auto& host : {std::optional<KvmHostCheck>(kWorks), std::optional<KvmHostCheck>()}) {
         const auto d = decide_engine(EngineChoice::qemu, host, "kvm");

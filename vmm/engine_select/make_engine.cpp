@@ -56,7 +56,8 @@ std::optional<KvmHostCheck> host_check_if_needed(EngineChoice requested) {
 std::unique_ptr<Engine> make_engine(const EngineSetup& setup) {
     const auto requested = setup.config.engine;
     const auto decision =
-        decide_engine(requested, host_check_if_needed(requested), setup.config.qemu.accel);
+        decide_engine(requested, host_check_if_needed(requested), setup.config.qemu.accel,
+                      setup.allow_kvm_without_user_space || kvm_forced_by_environment());
     log::info("engine", "using the ", decision.engine == EngineChoice::kvm ? "KVM" : "QEMU",
               " engine: ", decision.reason);
     std::unique_ptr<Engine> engine;

@@ -19,8 +19,14 @@ struct EngineDecision {
 
 // `host` is the KVM host check, or nullopt if this build has no KVM engine.
 // `qemu_accel` names QEMU's accelerator in the reason. Throws Error if the
-// config asks for KVM and it cannot run guest user space here.
+// config asks for KVM and it cannot run guest user space here, unless
+// `kvm_forced` (MVMM_KVM_ALLOW_NO_USER_SPACE=1) and KVM is usable at all:
+// then the guest kernel boots under KVM as far as it can.
 EngineDecision decide_engine(EngineChoice requested, const std::optional<KvmHostCheck>& host,
-                             const std::string& qemu_accel);
+                             const std::string& qemu_accel, bool kvm_forced = false);
+
+// Whether the environment forces the KVM engine where it cannot run guest
+// user space: MVMM_KVM_ALLOW_NO_USER_SPACE=1.
+bool kvm_forced_by_environment();
 
 }  // namespace mvmm
