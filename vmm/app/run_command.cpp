@@ -22,6 +22,7 @@
 #include <mvmm/common/strings.hpp>
 #include <mvmm/common/unique_fd.hpp>
 #include <mvmm/config/vm_config.hpp>
+#include <mvmm/control/agent_backend.hpp>
 #include <mvmm/control/control_service.hpp>
 #include <mvmm/session/vm_session.hpp>
 
@@ -110,6 +111,8 @@ int run_vm(const RunOptions& options) {
         return report("config error", e.what(), kRunConfigError);
     }
 
+    // Outlives the session, whose control server calls it.
+    std::unique_ptr<control::AgentBackend> agent_backend;
     std::unique_ptr<VmSession> session;
     try {
         session = std::make_unique<VmSession>(
@@ -147,7 +150,12 @@ int run_vm(const RunOptions& options) {
         }
     });
 
-    session->add_service(std::make_unique<control::ControlService>(*session));
+    // The guest agent's commands on the control socket (it connects on first use).
+    agent_backend = std::make_unique<control::AgentBackend>(session->config().agent_socket);
+    session->add_service(std::make_unique<control::ControlService>(
+        *session, [&agent_backend](VmSession&, control::ControlBackend& backend) {
+            backend.agent = agent_backend.get();
+        }));
 
     try {
         session->start();
