@@ -48,6 +48,7 @@ fi
 # 2. The VMM, the guest programs and the initramfs (CMake, incremental).
 step "configure (cmake)" "$MVMM_LOG_DIR/cmake-configure.log" \
     cmake -S "$MVMM_ROOT" -B "$MVMM_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMVMM_WERROR=ON \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
     $(mvmm_cmake_launcher)
 step "build the VMM, guest programs and initramfs" "$MVMM_LOG_DIR/build.log" \
     make -C "$MVMM_BUILD_DIR" -j"$MVMM_JOBS"

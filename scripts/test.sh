@@ -15,7 +15,8 @@ asan=$MVMM_ROOT/build-asan
 step "configure the sanitizer build" "$MVMM_LOG_DIR/asan-configure.log" \
     cmake -S "$MVMM_ROOT" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DMVMM_WERROR=ON \
     -DMVMM_SANITIZE=ON -DMVMM_BUILD_GUEST=OFF -DMVMM_BUILD_BENCHMARKS=OFF $(mvmm_cmake_launcher)
-step "build the sanitizer build" "$MVMM_LOG_DIR/asan-build.log" make -C "$asan" -j"$MVMM_JOBS"
+step "build the unit tests with the sanitizers" "$MVMM_LOG_DIR/asan-build.log" \
+    make -C "$asan" -j"$MVMM_JOBS" unit-tests
 step "unit tests under ASan and UBSan" "$MVMM_LOG_DIR/asan-test.log" \
     ctest --test-dir "$asan" -L unit --output-on-failure -j"$MVMM_JOBS"
 
