@@ -5,7 +5,8 @@
 # msharefs series applied, configured from tinyconfig plus our fragments.
 # Writes vmlinux, bzImage and the introspection profile (profile.json) into a
 # cache folder keyed by its inputs and points out/kernel (or out/kernel-debug)
-# in the repository at it. A cached result is reused as is.
+# in the repository at it. A cached result is reused as is; only its profile
+# is rewritten if the profile tools changed.
 #
 # See docs/guest-kernel.md.
 set -euo pipefail
@@ -33,6 +34,9 @@ REPO=$(cd "$HERE/.." && pwd)
 CACHE_ROOT=${MVMM_CACHE_DIR:-$HOME/.cache/mshare-vmm}/kernel
 TARBALL=/usr/src/linux-source-6.12.tar.xz
 SOURCE_PACKAGE=linux-source-6.12
+# Bump when a change to this script changes the kernel it builds (how it
+# configures or makes it), so that cached kernels are rebuilt.
+RECIPE=1
 
 debug=0
 tree=""
@@ -152,8 +156,9 @@ need_packages "${packages[@]}"
 stage_done
 
 # ---------------------------------------------------------------- cache key
-# Everything that decides the result: the source, the series and its patches,
-# the config fragments, this script and the profile tools.
+# Everything that decides the kernel: the source, the code of the patches
+# (not their messages), the config fragments and the recipe. The profile
+# tools are not in the key: a changed tool only rewrites profile.json.
 series_patches() {
 	local line
 	[ -f "$HERE/series" ] || return 0
@@ -167,12 +172,12 @@ series_patches() {
 
 key_inputs() {
 	local f
-	sha256sum "$HERE/build.sh" "$HERE"/config/*.config "$HERE"/profile/* | awk '{print $1}'
+	echo "recipe $RECIPE"
+	sha256sum "$HERE"/config/*.config | awk '{print $1}'
 	if [ -z "$tree" ]; then
-		sha256sum "$HERE/series" | awk '{print $1}'
 		while read -r f; do
 			[ -f "$HERE/patches/$f" ] || die "series: patch '$f' not found in $HERE/patches"
-			sha256sum "$HERE/patches/$f" | awk '{print $1}'
+			sed -n '/^diff --git /,$p' "$HERE/patches/$f" | sha256sum | awk '{print $1}'
 		done < <(series_patches)
 	fi
 }
@@ -206,10 +211,11 @@ mkdir -p "$dir"
 echo "      $what, $variant config"
 echo "      cache: $dir"
 
-# One build per cache folder at a time.
-exec 9>"$dir/.lock"
+# One build per cache folder and variant at a time; the shared source tree
+# is extracted and patched under a second lock (below).
+exec 9>"$dir/.lock-$variant"
 if ! flock -n 9; then
-	echo "      waiting for another build in $dir"
+	echo "      waiting for another $variant build in $dir"
 	flock 9
 fi
 
@@ -220,14 +226,43 @@ link_result() {
 	ls -l "$result/bzImage" "$result/vmlinux" "$result/profile.json" | awk '{print "   ", $5, $NF}'
 }
 
-if [ -z "$tree" ] && [ $force -eq 0 ] && [ -f "$result/profile.json" ]; then
-	echo "      cached result found; nothing to build"
+profile_tools_hash() {
+	cat "$HERE"/profile/* | sha256sum | awk '{print $1}'
+}
+
+# write_profile: offsets.c compiled against the build, then profile.json
+# into $1 (a result folder), stamped with the hash of the profile tools.
+write_profile() {
+	local out=$1 moddir="$build/mvmm-profile"
+	rm -rf "$moddir"
+	mkdir -p "$moddir"
+	cp "$HERE/profile/offsets.c" "$HERE/profile/Makefile" "$moddir/"
+	make -C "$src" O="$build" M="$moddir" offsets.s >>"$log" 2>&1 ||
+		fail_with_log "compiling the profile offsets against the build failed" "$log"
+	python3 "$HERE/profile/make-profile.py" --build-dir "$build" --offsets "$moddir/offsets.s" \
+		--out "$out/profile.json" || die "writing the profile failed"
+	profile_tools_hash >"$out/profile.tools"
+}
+
+if [ -z "$tree" ] && [ $force -eq 0 ] && [ -f "$result/vmlinux" ]; then
+	if [ "$(cat "$result/profile.tools" 2>/dev/null)" = "$(profile_tools_hash)" ]; then
+		echo "      cached result found; nothing to build"
+	else
+		echo "      cached kernel found; the profile tools changed: rewriting profile.json"
+		log="$build/build.log"
+		write_profile "$result"
+	fi
 	link_result
 	exit 0
 fi
 
 # ---------------------------------------------------------------- source
 if [ -z "$tree" ]; then
+	exec 8>"$dir/.lock-src"
+	if ! flock -n 8; then
+		echo "      waiting for another build to extract the source"
+		flock 8
+	fi
 	if [ ! -f "$src/.mvmm-series-applied" ]; then
 		stage "extracting $(basename "$TARBALL")"
 		rm -rf "$src" "$src.tmp"
@@ -261,6 +296,8 @@ else
 	stage "applying the series: skipped for --kernel-tree"
 	stage_done
 fi
+
+exec 8>&-	# the source tree is ready: other variants may go on
 
 # ---------------------------------------------------------------- configure
 stage "configuring (tinyconfig + $(for f in "${fragments[@]}"; do basename "$f"; done | paste -sd+))"
@@ -314,15 +351,9 @@ stage_done "$(grep -c '^  CC ' "$log" || true) files compiled"
 
 # ---------------------------------------------------------------- profile
 stage "writing the introspection profile"
-moddir="$build/mvmm-profile"
-rm -rf "$moddir"
-mkdir -p "$moddir"
-cp "$HERE/profile/offsets.c" "$HERE/profile/Makefile" "$moddir/"
-make -C "$src" O="$build" M="$moddir" offsets.s >>"$log" 2>&1 ||
-	fail_with_log "compiling the profile offsets against the build failed" "$log"
+rm -rf "$result.tmp"
 mkdir -p "$result.tmp"
-python3 "$HERE/profile/make-profile.py" --build-dir "$build" --offsets "$moddir/offsets.s" \
-	--out "$result.tmp/profile.json" || die "writing the profile failed"
+write_profile "$result.tmp"
 cp "$build/vmlinux" "$build/System.map" "$result.tmp/"
 cp "$build/arch/x86/boot/bzImage" "$result.tmp/"
 cp "$build/.config" "$result.tmp/config"

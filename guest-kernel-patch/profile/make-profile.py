@@ -73,7 +73,10 @@ def read_config(path):
                     values[m.group(1)] = m.group(2)
     except OSError as e:
         raise ProfileError(f"kernel config '{path}': {e.strerror}") from e
-    return {key: values.get(key) == "y" for key in CONFIG_KEYS}
+    # Newer kernels renamed some options; the profile keeps the older names.
+    renamed = {"CONFIG_PAGE_TABLE_ISOLATION": "CONFIG_MITIGATION_PAGE_TABLE_ISOLATION"}
+    return {key: values.get(key) == "y" or values.get(renamed.get(key, "")) == "y"
+            for key in CONFIG_KEYS}
 
 
 class Elf:
