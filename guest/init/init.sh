@@ -7,6 +7,8 @@
 # Kernel command-line options (include/mvmm/guest_abi.h):
 #   mvmm.hugepages=N   set vm.nr_hugepages to N before anything else runs
 #   mvmm.noagent       do not start the agent; run a shell on the console
+#   mvmm.run=PATH[,ARG...]  run PATH (with ARGs) instead of the agent, log its
+#                      exit status, then reboot, which ends the VM
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export HOME=/root
 
@@ -36,6 +38,7 @@ else
 fi
 
 noagent=0
+run=""
 for word in $(cat /proc/cmdline); do
     case "$word" in
         mvmm.hugepages=*)
@@ -47,6 +50,7 @@ for word in $(cat /proc/cmdline); do
             fi
             ;;
         mvmm.noagent) noagent=1 ;;
+        mvmm.run=*) run=${word#mvmm.run=} ;;
     esac
 done
 
@@ -56,6 +60,19 @@ echo -1000 > /proc/self/oom_score_adj 2>/dev/null
 hostname mvmm-guest 2>/dev/null
 mvmm-marker || log "cannot write the boot-complete marker"
 log "boot complete ($(cut -d' ' -f1 /proc/uptime) s)"
+
+# One program instead of the agent, for runs whose result is the console:
+# its output goes to the console, and the VM ends when it does.
+if [ -n "$run" ]; then
+    # shellcheck disable=SC2046 # split on the commas, on purpose
+    set -- $(echo "$run" | tr ',' ' ')
+    log "mvmm.run: running $*"
+    # Programs get the usual OOM score, not /init's -1000 (as under the agent).
+    (echo 0 > /proc/self/oom_score_adj; exec "$@") < /dev/null > /dev/console 2>&1
+    log "mvmm.run: $1 exited with status $?"
+    sync
+    reboot -f
+fi
 
 if [ "$noagent" = 1 ] || [ ! -x /bin/mvmm-agent ]; then
     log "no agent; shell on the console"

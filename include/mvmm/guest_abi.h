@@ -23,5 +23,6 @@
 /* Kernel command-line options read by /init. */
 #define MVMM_CMDLINE_HUGEPAGES "mvmm.hugepages="   /* vm.nr_hugepages */
 #define MVMM_CMDLINE_NO_AGENT "mvmm.noagent"       /* do not start the agent */
+#define MVMM_CMDLINE_RUN "mvmm.run="               /* PATH[,ARG...]: run it, then reboot */
 
 #endif /* MVMM_GUEST_ABI_H */
