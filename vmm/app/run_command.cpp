@@ -22,8 +22,11 @@
 #include <mvmm/common/strings.hpp>
 #include <mvmm/common/unique_fd.hpp>
 #include <mvmm/config/vm_config.hpp>
-#include <mvmm/control/agent_backend.hpp>
 #include <mvmm/control/control_service.hpp>
+#include <mvmm/control/events.hpp>
+#include <mvmm/guest_services/agent_service.hpp>
+#include <mvmm/guest_services/introspection_backend.hpp>
+#include <mvmm/introspect/profile.hpp>
 #include <mvmm/session/vm_session.hpp>
 
 namespace mvmm::app {
@@ -111,8 +114,19 @@ int run_vm(const RunOptions& options) {
         return report("config error", e.what(), kRunConfigError);
     }
 
-    // Outlives the session, whose control server calls it.
-    std::unique_ptr<control::AgentBackend> agent_backend;
+    std::optional<Profile> profile;
+    if (config.profile) {
+        try {
+            profile = Profile::load(*config.profile);
+        } catch (const Error& e) {
+            return report("config error", e.what(), kRunConfigError);
+        }
+    }
+
+    // Declared before the session: its services use these until the session
+    // has stopped them.
+    std::unique_ptr<guest_services::IntrospectionBackend> introspection;
+    control::ControlService* control_service = nullptr;
     std::unique_ptr<VmSession> session;
     try {
         session = std::make_unique<VmSession>(
@@ -150,12 +164,23 @@ int run_vm(const RunOptions& options) {
         }
     });
 
-    // The guest agent's commands on the control socket (it connects on first use).
-    agent_backend = std::make_unique<control::AgentBackend>(session->config().agent_socket);
-    session->add_service(std::make_unique<control::ControlService>(
-        *session, [&agent_backend](VmSession&, control::ControlBackend& backend) {
-            backend.agent = agent_backend.get();
-        }));
+    // The control socket, with the guest agent and introspection parts.
+    auto agent = std::make_unique<guest_services::AgentService>(
+        session->config().agent_socket, [&control_service](double seconds) {
+            if (control::ControlServer* server = control_service->server()) {
+                server->publish(control::kAgentReadyEvent, {{"seconds", seconds}});
+            }
+        });
+    introspection = std::make_unique<guest_services::IntrospectionBackend>(
+        session->engine(), std::move(profile), agent.get());
+    auto control = std::make_unique<control::ControlService>(
+        *session, [&introspection, agent = agent.get()](VmSession&, control::ControlBackend& b) {
+            b.introspection = introspection.get();
+            b.agent = agent;
+        });
+    control_service = control.get();
+    session->add_service(std::move(control));
+    session->add_service(std::move(agent));
 
     try {
         session->start();

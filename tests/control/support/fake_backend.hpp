@@ -154,14 +154,16 @@ class FakeBackend final : public VmControl,
             {"level": "pmd", "tables": 3, "own": 2, "shared": 1},
             {"level": "pte", "tables": 516, "own": 4, "shared": 512}
           ],
-          "own-bytes": 32768, "shared-bytes": 2109440, "table-bytes": 2142208
+          "own-bytes": 32768, "shared-bytes": 2109440, "table-bytes": 2142208,
+          "mapped-bytes": 1075838976, "walked-vm-pte-bytes": 28672, "kernel-vm-pte-bytes": 28672
         })");
     }
     nlohmann::json mshare_regions() override {
         return nlohmann::json::parse(R"({
           "regions": [
-            {"path": "/sys/fs/mshare/sga", "start": "0x8000000000", "size": 1073741824,
-             "mapped-bytes": 1073741824, "resident-pages": 262144, "sharers": [60, 61]}
+            {"start": "0x8000000000", "size": 549755813888, "host-mm-pgd": "0x30f8000",
+             "mapped-bytes": 1073741824, "resident-pages": 262144, "table-bytes": 2105344,
+             "sharers": [60, 61], "consistent": true}
           ],
           "shared-puds": [
             {"table": "0x3100000", "host-mm-pgd": "0x30f8000", "sharers": [60, 61],
@@ -180,18 +182,21 @@ class FakeBackend final : public VmControl,
         return nlohmann::json::parse(R"({
           "processes": [
             {"pid": 60, "comm": "ptbench", "own-bytes": 32768, "shared-bytes": 2109440,
-             "vm-pte-bytes": 16384},
+             "vm-pte-bytes": 28672, "walked-vm-pte-bytes": 28672, "kernel-vm-pte-bytes": 28672},
             {"pid": 61, "comm": "ptbench", "own-bytes": 32768, "shared-bytes": 2109440,
-             "vm-pte-bytes": 16384}
+             "vm-pte-bytes": 28672, "walked-vm-pte-bytes": 28672, "kernel-vm-pte-bytes": 28672}
           ],
           "totals": {
-            "walked-bytes": 2248704, "guest-page-tables-bytes": 2265088,
+            "walked-bytes": 2248704, "comparable-bytes": 2232320,
+            "expected-page-tables-bytes": 2535424, "page-tables-low-bytes": 2232320,
+            "page-tables-high-bytes": 2535424, "guest-page-tables-bytes": 2535424,
+            "within-tolerance": true,
             "unshared-bytes": 4358144, "savings-bytes": 2109440, "savings-ratio": 0.484
           },
           "host": {"guest-ram-resident-bytes": 150994944, "vmm-vm-pte-bytes": 1658880},
           "kvm": {"pages-4k": 24310, "pages-2m": 0, "pages-1g": 0,
                   "second-level-table-bytes": 393216},
-          "pause-seconds": 0.0042, "live": false
+          "pause-seconds": 0.0042, "live": false, "anomalies": 0
         })");
     }
 
@@ -227,7 +232,7 @@ class FakeBackend final : public VmControl,
                 {"MemFree", 401604608},
                 {"MemAvailable", 442499072},
                 {"Shmem", 1097728},
-                {"PageTables", 2265088}};
+                {"PageTables", 2535424}};
     }
 
   private:
