@@ -152,7 +152,8 @@ TEST(AgentService, ExecAndItsStatusInTheProtocolsShape) {
     EXPECT_EQ(status, json({{"exited", true},
                             {"exit-code", 3},
                             {"stdout", "hello guest\n"},
-                            {"stderr", "oops\n"}}));
+                            {"stderr", "oops\n"},
+                            {"timed-out", false}}));
 
     const auto killed = service.exec(request("/bin/sleep", {"100"}, 0.2));
     ASSERT_TRUE(wait_until([&] {
@@ -160,6 +161,7 @@ TEST(AgentService, ExecAndItsStatusInTheProtocolsShape) {
         return status["exited"].get<bool>();
     }));
     EXPECT_EQ(status["signal"], 9);
+    EXPECT_EQ(status["timed-out"], true);
     EXPECT_FALSE(status.contains("exit-code"));
 
     // The agent's own errors are GenericError with its description.

@@ -258,8 +258,11 @@ TEST_F(GuestIntrospection, TheAgentAnswersThroughTheControlSocket) {
     EXPECT_GT(meminfo["PageTables"].get<std::uint64_t>(), 0U);
     const auto status =
         vm().finish(vm().start("/bin/sh", {"-c", "echo out; echo err >&2; exit 5"}));
-    EXPECT_EQ(status,
-              json({{"exited", true}, {"exit-code", 5}, {"stdout", "out\n"}, {"stderr", "err\n"}}));
+    EXPECT_EQ(status, json({{"exited", true},
+                            {"exit-code", 5},
+                            {"stdout", "out\n"},
+                            {"stderr", "err\n"},
+                            {"timed-out", false}}));
     // The command-line client runs a program and exits with its status.
     const auto ctl = control::test::run_process(kVmm + " ctl --socket '" + vm().socket().string() +
                                                     "' exec -- /bin/sh -c 'echo hi; exit 3'",

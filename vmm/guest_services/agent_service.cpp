@@ -145,6 +145,13 @@ json AgentService::exec_status(std::uint64_t exec_id) {
             out[to] = reply[from];
         }
     }
+    out["timed-out"] = reply.value("timed-out", false);
+    const bool out_cut = reply.value("out-truncated", false);
+    const bool err_cut = reply.value("err-truncated", false);
+    if (out_cut || err_cut) {
+        out["stdout-truncated"] = out_cut;
+        out["stderr-truncated"] = err_cut;
+    }
     return out;
 }
 

@@ -59,7 +59,11 @@ class AgentService final : public SessionService, public control::AgentControl {
                            const nlohmann::json& arguments = nlohmann::json::object(),
                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-    // AgentControl
+    // AgentControl. The exec id is the program's guest pid; its status is
+    // {"exited": false} while it runs, then "exit-code" or "signal",
+    // "stdout", "stderr", "timed-out" (killed at its time limit) and, when
+    // output was cut at the agent's limit, "stdout-truncated" and
+    // "stderr-truncated".
     std::uint64_t exec(const ExecRequest& request) override;
     nlohmann::json exec_status(std::uint64_t exec_id) override;
     nlohmann::json meminfo() override;
