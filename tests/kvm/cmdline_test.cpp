@@ -11,6 +11,8 @@ TEST(KvmCmdline, BaseWorkaroundsThenConfig) {
     const auto emulated = kvm_kernel_cmdline(true, "mvmm.noagent");
     EXPECT_EQ(emulated.rfind("console=ttyS0 reboot=k panic=-1 noxsave ", 0), 0U);
     EXPECT_NE(emulated.find("clearcpuid=smap,popcnt"), std::string::npos);
+    EXPECT_NE(emulated.find(" no-kvmclock "), std::string::npos);
+    EXPECT_EQ(kvm_kernel_cmdline(false, "").find("no-kvmclock"), std::string::npos);
     // The config comes last, so it can override the defaults.
     EXPECT_EQ(emulated.substr(emulated.size() - 13), " mvmm.noagent");
 }

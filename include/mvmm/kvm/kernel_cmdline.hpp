@@ -14,9 +14,11 @@ inline constexpr std::string_view kKvmBaseCmdline = "console=ttyS0 reboot=k pani
 // Where KVM emulates CPL0 code instead of running it (no VT-x/AMD-V, see
 // docs/kvm-engine.md): hide the instructions the emulator cannot do (XRSTOR,
 // CLAC/STAC, POPCNT), skip the delay-loop calibration and the clock checks
-// that crawl under emulation, and silence RCU stall warnings.
+// that crawl under emulation, keep off kvm-clock (once the kernel switches
+// its clocksource to it, the boot stops making progress there), and silence
+// RCU stall warnings.
 inline constexpr std::string_view kKvmEmulationWorkarounds =
-    "noxsave clearcpuid=smap,popcnt lpj=4000000 tsc=reliable no_timer_check "
+    "noxsave clearcpuid=smap,popcnt lpj=4000000 tsc=reliable no_timer_check no-kvmclock "
     "rcupdate.rcu_cpu_stall_suppress=1";
 
 // The full command line: base, workarounds if `emulated_cpl0`, then `extra`.
