@@ -54,9 +54,9 @@ TEST_F(Kbc, OutputPortWithResetBitClear) {
 
 TEST_F(Kbc, SelfTestAndCommandByte) {
     out(bus_, 0x64, 0xaa);
-    EXPECT_EQ(in(bus_, 0x64), 0x05);  // system flag, output full
+    EXPECT_EQ(in(bus_, 0x64), 0x15);  // not inhibited, system flag, output full
     EXPECT_EQ(in(bus_, 0x60), 0x55);
-    EXPECT_EQ(in(bus_, 0x64), 0x04);
+    EXPECT_EQ(in(bus_, 0x64), 0x14);
     out(bus_, 0x64, 0x60);
     out(bus_, 0x60, 0x47);
     out(bus_, 0x64, 0x20);
@@ -66,6 +66,44 @@ TEST_F(Kbc, SelfTestAndCommandByte) {
     EXPECT_EQ(resets_, 0);
     // 0x61 sits inside the range but is not the controller's.
     EXPECT_EQ(in(bus_, 0x61), 0xff);
+}
+
+// What Linux's i8042 probe does, answered at once so that it waits out no
+// timeout: loop-back through the AUX port, port disable bits in the command
+// byte, interface tests.
+TEST_F(Kbc, LoopBackAndPortDisableBits) {
+    out(bus_, 0x64, 0xd3);
+    out(bus_, 0x60, 0x5a);
+    EXPECT_EQ(in(bus_, 0x64), 0x35);  // AUX data, output full
+    EXPECT_EQ(in(bus_, 0x60), 0x5a);
+    out(bus_, 0x64, 0xd2);
+    out(bus_, 0x60, 0xa5);
+    EXPECT_EQ(in(bus_, 0x64), 0x15);  // keyboard data
+    EXPECT_EQ(in(bus_, 0x60), 0xa5);
+    EXPECT_EQ(in(bus_, 0x64) & 0x01, 0);  // nothing left behind
+
+    const auto command_byte = [&] {
+        out(bus_, 0x64, 0x20);
+        return in(bus_, 0x60);
+    };
+    EXPECT_EQ(command_byte() & 0x30, 0x20);  // AUX disabled after reset
+    out(bus_, 0x64, 0xa8);
+    EXPECT_EQ(command_byte() & 0x30, 0x00);
+    out(bus_, 0x64, 0xad);
+    EXPECT_EQ(command_byte() & 0x30, 0x10);
+    out(bus_, 0x64, 0xa7);
+    out(bus_, 0x64, 0xae);
+    EXPECT_EQ(command_byte() & 0x30, 0x20);
+
+    out(bus_, 0x64, 0xa9);
+    EXPECT_EQ(in(bus_, 0x60), 0x00);
+    out(bus_, 0x64, 0xab);
+    EXPECT_EQ(in(bus_, 0x60), 0x00);
+    // A byte for the (absent) AUX device gets no answer.
+    out(bus_, 0x64, 0xd4);
+    out(bus_, 0x60, 0xf2);
+    EXPECT_EQ(in(bus_, 0x64) & 0x01, 0);
+    EXPECT_EQ(resets_, 0);
 }
 
 TEST(MarkerPort, ReportsEveryByte) {
