@@ -15,11 +15,12 @@ inline constexpr std::string_view kKvmBaseCmdline = "console=ttyS0 reboot=k pani
 // docs/kvm-engine.md): hide the instructions the emulator cannot do (XRSTOR,
 // CLAC/STAC, POPCNT), skip the delay-loop calibration and the clock checks
 // that crawl under emulation, keep off kvm-clock (once the kernel switches
-// its clocksource to it, the boot stops making progress there), and silence
-// RCU stall warnings.
+// its clocksource to it, the boot stops making progress there), register no
+// legacy BSD ptys (512 devices, over a minute under emulation; nothing uses
+// them), and silence RCU stall warnings.
 inline constexpr std::string_view kKvmEmulationWorkarounds =
     "noxsave clearcpuid=smap,popcnt lpj=4000000 tsc=reliable no_timer_check no-kvmclock "
-    "rcupdate.rcu_cpu_stall_suppress=1";
+    "pty.legacy_count=0 rcupdate.rcu_cpu_stall_suppress=1";
 
 // The full command line: base, workarounds if `emulated_cpl0`, then `extra`.
 std::string kvm_kernel_cmdline(bool emulated_cpl0, std::string_view extra);
