@@ -26,7 +26,3 @@ mvmm_test(guest_control SOURCES control/guest_control_test.cpp
           DEPS mvmm_control mvmm_qemu LABELS guest slow TIMEOUT 600)
 target_compile_options(guest_control PRIVATE -Wno-null-dereference)
 add_dependencies(guest_control mshare-vmm)
-
-# The guest agent part of the control socket against a real agent core.
-mvmm_test(unit_control_agent_backend SOURCES control/agent_backend_test.cpp
-          DEPS mvmm_control_session mvmm_agent_core LABELS unit)
