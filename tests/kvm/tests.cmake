@@ -21,3 +21,11 @@ mvmm_test(kvm_linux_boot
   DEPS mvmm_kvm mvmm_initramfs
   LABELS kvm guest slow
   TIMEOUT 1800)
+
+# `mshare-vmm run` on the KVM engine with synthetic guests: exit statuses.
+mvmm_test(kvm_run_command
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/run_command_test.cpp
+  DEPS mvmm_kvm mvmm_qemu
+  LABELS kvm
+  TIMEOUT 300)
+add_dependencies(kvm_run_command mshare-vmm)
