@@ -37,8 +37,5 @@ scan_log() {
 		grep -a '^not ok ' "$log" | sed 's/^/    /' || true
 		ok=0
 	fi
-	if grep -aq '^# Totals:' "$log"; then
-		grep -a '^# Totals:' "$log" | tail -n 1 | tr -d '\r'
-	fi
 	[ $ok = 1 ]
 }
