@@ -43,9 +43,9 @@ if(MVMM_BUILD_GUEST)
 endif()
 
 # The shipped scenario files, one CTest test each. They boot many VMs and take
-# from minutes to hours under TCG, so they are registered only with
-# -DMVMM_SCENARIO_TESTS=ON (docs/ci.md); `mshare-vmm scenario` runs them
-# without CTest. A file whose kernel or initramfs has not been built is
+# up to about 20 minutes each under TCG (more on the debug kernel), so they
+# are registered only with -DMVMM_SCENARIO_TESTS=ON (docs/ci.md);
+# `mshare-vmm scenario` runs them without CTest. A file whose kernel or initramfs has not been built is
 # skipped (exit 77). The benchmark sweep (bench.json) is never registered;
 # docs/results.md has its command.
 option(MVMM_SCENARIO_TESTS "Register the shipped scenario files as CTest tests (long)" OFF)
