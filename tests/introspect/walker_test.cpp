@@ -2,11 +2,16 @@
 // PTI pairs, sharing, and everything a hostile guest can write.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <mvmm/common/error.hpp>
+#include <mvmm/common/mapping.hpp>
+#include <mvmm/common/unique_fd.hpp>
 #include <mvmm/walker/root_scan.hpp>
 #include <mvmm/walker/synthetic.hpp>
 #include <mvmm/walker/walker.hpp>
@@ -461,6 +466,51 @@ TEST(RootScan, PerMmKernelSlotsAreTheEmptyOnes) {
     EXPECT_EQ(std::count(slots.begin(), slots.end(), 273U), 0);
     EXPECT_EQ(std::count(slots.begin(), slots.end(), 272U), 1);
     EXPECT_EQ(slots.size(), 256U - 6U);
+}
+
+// Guest RAM in a memfd, as the KVM engine has it (QEMU's RAM file on tmpfs is
+// the same): a live scan must not make the host allocate RAM the guest never
+// touched, and still finds every table in RAM the guest did touch.
+TEST(RootScan, ResidentOnlyLeavesUntouchedRamUnallocated) {
+    constexpr std::uint64_t kRam = 8 * kMiB;
+    const UniqueFd fd(::memfd_create("scan-test", MFD_CLOEXEC));
+    ASSERT_TRUE(fd);
+    ASSERT_EQ(::ftruncate(fd.get(), kRam), 0);
+    void* addr = ::mmap(nullptr, kRam, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    ASSERT_NE(addr, MAP_FAILED);
+    auto* bytes = static_cast<std::byte*>(addr);
+    // A kernel table at 1 MiB and a copy of its kernel half at 5 MiB + 12 KiB.
+    const auto put = [&](std::uint64_t table, unsigned index, std::uint64_t value) {
+        std::memcpy(bytes + table + index * 8, &value, 8);
+    };
+    put(1 * kMiB, 511, 0x20'0000 | kTableFlags);
+    put(1 * kMiB, 300, 0x30'0000 | kTableFlags);
+    put(5 * kMiB + 0x3000, 511, 0x20'0000 | kTableFlags);
+    put(5 * kMiB + 0x3000, 300, 0x30'0000 | kTableFlags);
+    const auto resident_pages = [&] {
+        std::vector<unsigned char> v(kRam / kTableBytes);
+        EXPECT_EQ(::mincore(addr, kRam, v.data()), 0);
+        return std::count_if(v.begin(), v.end(), [](unsigned char c) { return (c & 1) != 0; });
+    };
+    ASSERT_EQ(resident_pages(), 2);
+
+    const PhysView view(std::span<const std::byte>(bytes, kRam), RamLayout({{0, kRam, 0}}));
+    RootScanOptions o;
+    o.resident_only = true;
+    const auto scan = scan_for_roots(view, 1 * kMiB, o);
+    EXPECT_EQ(scan.roots, (std::vector<std::uint64_t>{1 * kMiB, 5 * kMiB + 0x3000}));
+    EXPECT_EQ(scan.pages_scanned, 2U);
+    EXPECT_EQ(scan.pages_skipped, kRam / kTableBytes - 2);
+    EXPECT_EQ(resident_pages(), 2) << "the scan made the host allocate guest RAM";
+
+    // Without it every page is read, and reading a hole of a shared memory
+    // file makes the host allocate it.
+    const auto full = scan_for_roots(view, 1 * kMiB, {});
+    EXPECT_EQ(full.roots, scan.roots);
+    EXPECT_EQ(full.pages_scanned, kRam / kTableBytes);
+    EXPECT_EQ(full.pages_skipped, 0U);
+    EXPECT_EQ(resident_pages(), static_cast<long>(kRam / kTableBytes));
+    ::munmap(addr, kRam);
 }
 
 }  // namespace

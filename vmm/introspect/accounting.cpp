@@ -143,6 +143,7 @@ json accounting_json(const Analysis& a, const GuestFigures* guest) {
                {"kernel_alias_skipped", a.kernel_alias_skipped}};
     if (a.scan) {
         roots["scan"] = {{"pages_scanned", a.scan->pages_scanned},
+                         {"pages_not_resident_skipped", a.scan->pages_skipped},
                          {"found", a.scan->roots.size()},
                          {"reference_kernel_entries", a.scan->reference_kernel_entries},
                          {"truncated", a.scan->truncated}};

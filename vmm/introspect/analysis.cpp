@@ -210,6 +210,7 @@ Analysis analyze(const AnalysisInput& input, const AnalysisOptions& options) {
         try {
             walker::RootScanOptions so;
             so.pti = a.pti;
+            so.resident_only = options.scan_resident_only;
             a.scan = walker::scan_for_roots(memory, *a.reference_root, so);
         } catch (const Error& e) {
             a.notes.push_back(cat("root scan skipped: ", e.what()));

@@ -162,7 +162,10 @@ json Introspector::report(const ReportRequest& request) {
         input.memory = &engine_.memory();
         input.vcpus = registers(notes);
         input.profile = profile_ ? &*profile_ : nullptr;
-        analysis = analyze(input, request.analysis);
+        // Guest RAM the guest never touched stays unallocated on the host.
+        auto options = request.analysis;
+        options.scan_resident_only = true;
+        analysis = analyze(input, options);
         pause_seconds = hold.release();
     }
     analysis.notes.insert(analysis.notes.end(), notes.begin(), notes.end());
@@ -210,6 +213,7 @@ json Introspector::dirty_report(bool live) {
     input.profile = profile_ ? &*profile_ : nullptr;
     AnalysisOptions opts;
     opts.leaf_bitmap = true;
+    opts.scan_resident_only = true;
     const auto analysis = analyze(input, opts);
     const double pause = hold.release();
 

@@ -1,4 +1,7 @@
+#include <algorithm>
 #include <cstring>
+
+#include <sys/mman.h>
 
 #include <mvmm/common/error.hpp>
 #include <mvmm/common/strings.hpp>
@@ -35,6 +38,54 @@ std::vector<unsigned> per_mm_kernel_slots(const PhysView& memory, std::uint64_t 
     return slots;
 }
 
+namespace {
+
+// Which pages of the backing the host holds, asked a chunk at a time. Every
+// page counts as resident when not asked to look, or when mincore fails (a
+// backing that is not a mapping, e.g. in tests).
+class Residency {
+  public:
+    Residency(const PhysView& memory, bool enabled) : memory_(memory), enabled_(enabled) {}
+
+    bool resident(const RamRange& range, std::uint64_t gpa) {
+        if (!enabled_) {
+            return true;
+        }
+        if (gpa < chunk_gpa_ || gpa >= chunk_gpa_ + chunk_bytes_) {
+            load(range, gpa);
+        }
+        if (!known_) {
+            return true;
+        }
+        return (flags_[(gpa - chunk_gpa_) / kTableBytes] & 1U) != 0;
+    }
+
+  private:
+    static constexpr std::uint64_t kChunk = std::uint64_t{2} << 20;
+
+    void load(const RamRange& range, std::uint64_t gpa) {
+        chunk_gpa_ = gpa & ~(kChunk - 1);
+        chunk_gpa_ = std::max(chunk_gpa_, range.gpa & ~(kTableBytes - 1));
+        chunk_bytes_ =
+            std::min(kChunk - (chunk_gpa_ & (kChunk - 1)), range.gpa + range.size - chunk_gpa_);
+        flags_.assign(chunk_bytes_ / kTableBytes + 1, 0);
+        const auto* host = memory_.backing().data() + range.offset + (chunk_gpa_ - range.gpa);
+        // The backing is page aligned (a mapping) and so is every range.
+        known_ = reinterpret_cast<std::uintptr_t>(host) % kTableBytes == 0 &&
+                 ::mincore(const_cast<std::byte*>(host), chunk_bytes_,
+                           reinterpret_cast<unsigned char*>(flags_.data())) == 0;
+    }
+
+    const PhysView& memory_;
+    bool enabled_;
+    std::uint64_t chunk_gpa_ = 0;
+    std::uint64_t chunk_bytes_ = 0;
+    bool known_ = false;
+    std::vector<std::uint8_t> flags_;
+};
+
+}  // namespace
+
 RootScan scan_for_roots(const PhysView& memory, std::uint64_t reference,
                         const RootScanOptions& options) {
     const auto ref = reference_page(memory, reference);
@@ -55,9 +106,14 @@ RootScan scan_for_roots(const PhysView& memory, std::uint64_t reference,
     RootScan out;
     out.reference_kernel_entries = static_cast<unsigned>(wanted.size());
     const std::uint64_t step = options.pti ? 2 * kTableBytes : kTableBytes;
+    Residency residency(memory, options.resident_only);
     for (const auto& range : memory.layout().ranges()) {
         const auto first = (range.gpa + step - 1) & ~(step - 1);
         for (std::uint64_t gpa = first; gpa + kTableBytes <= range.gpa + range.size; gpa += step) {
+            if (!residency.resident(range, gpa)) {
+                ++out.pages_skipped;
+                continue;
+            }
             const auto page = memory.page(gpa);
             ++out.pages_scanned;
             bool match = true;

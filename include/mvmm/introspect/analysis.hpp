@@ -24,6 +24,7 @@ struct AnalysisOptions {
     std::optional<walker::PagingMode> mode;  // default: from a vCPU's CR4, else 4-level
     std::optional<bool> pti;                 // default: detected (see docs/introspection.md)
     bool scan = true;                        // find roots by the kernel-half scan as well
+    bool scan_resident_only = false;         // see walker::RootScanOptions::resident_only
     bool leaf_bitmap = false;                // needed to classify dirty pages
     bool verify_profile = true;              // refuse a profile of another build
     std::size_t max_shared_detail = 4096;    // shared PUDs analysed in detail

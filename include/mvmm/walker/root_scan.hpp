@@ -24,11 +24,21 @@ struct RootScanOptions {
     bool pti = false;
     // Stop after this many roots (a hostile guest can fill RAM with copies).
     std::size_t max_roots = std::size_t{1} << 20;
+    // Skip pages the host holds nowhere (mincore(2) on the backing says not
+    // resident). Reading such a page of a shared memory file (a KVM memfd,
+    // QEMU's RAM file on tmpfs) makes the host allocate it, so a scan of a
+    // guest that never touched most of its RAM would make all of it resident.
+    // Right for live guest RAM, where such a page was never written and reads
+    // as zeros (no table), or is in the host's swap (then the scan misses a
+    // table there; the task list still finds tables of processes). Wrong for
+    // a file on disk that is simply not cached yet: leave it off for images.
+    bool resident_only = false;
 };
 
 struct RootScan {
     std::vector<std::uint64_t> roots;  // physical addresses, ascending, including the reference
     std::uint64_t pages_scanned = 0;
+    std::uint64_t pages_skipped = 0;        // not resident on the host (resident_only)
     unsigned reference_kernel_entries = 0;  // present kernel-half entries compared
     bool truncated = false;                 // max_roots was reached
 };
