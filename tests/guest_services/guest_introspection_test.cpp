@@ -5,6 +5,7 @@
 // against the guest's own /proc figures. One boot serves every test. Label
 // guest; skipped without the guest kernel, its profile or the initramfs.
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -291,6 +292,9 @@ TEST_F(GuestIntrospection, WalkAndAccountingAgreeWithTheGuestsOwnFigures) {
     EXPECT_EQ(acc.contains("kvm-absent"), vm().engine() != "kvm") << acc.dump();
     EXPECT_GT(acc["host"]["guest-ram-resident-bytes"].get<std::uint64_t>(), 0U);
     EXPECT_GT(acc["host"]["vmm-vm-pte-bytes"].get<std::uint64_t>(), 0U);
+    // The guest's own view came through the agent, and took its time.
+    EXPECT_GT(acc["walk"]["guest-collect-seconds"].get<double>(), 0.0) << acc["walk"].dump();
+    std::cout << "walk " << acc["walk"].dump() << "\n";
 
     // Per process, three ways: the walk, the kernel's mm->pgtables_bytes, and
     // the guest's VmPTE through the agent; and, for every ptbench process,

@@ -183,6 +183,9 @@ TEST(IntrospectionBackend, AccountingWithoutTheAgentSaysWhyTheGuestFiguresAreMis
     EXPECT_GE(r["pause-seconds"].get<double>(), 0.0);
     EXPECT_EQ(r["anomalies"], 0);
     EXPECT_TRUE(r["host"].contains("vmm-vm-pte-bytes"));
+    EXPECT_GE(r["walk"]["seconds"].get<double>(), 0.0);
+    EXPECT_GE(r["walk"]["analysis-seconds"].get<double>(), r["walk"]["seconds"].get<double>());
+    EXPECT_TRUE(r["walk"]["guest-collect-seconds"].is_null());
 }
 
 TEST(IntrospectionBackend, KvmSecondLevelFiguresWhenTheEngineHasThem) {

@@ -196,6 +196,11 @@ json accounting_reply(const json& report) {
     out["pause-seconds"] = member(source, "pause_seconds");
     out["live"] = member(source, "consistency") == "live";
     out["anomalies"] = unsigned_member(member(report, "anomalies"), "total");
+    const auto walk = member(report, "walk");
+    out["walk"] = {{"seconds", member(walk, "seconds")},
+                   {"analysis-seconds", member(walk, "analysis_seconds")},
+                   {"table-bytes-per-second", member(walk, "table_bytes_per_second")},
+                   {"guest-collect-seconds", member(walk, "guest_collect_seconds")}};
     return out;
 }
 

@@ -196,7 +196,9 @@ class FakeBackend final : public VmControl,
           "host": {"guest-ram-resident-bytes": 150994944, "vmm-vm-pte-bytes": 1658880},
           "kvm": {"pages-4k": 24310, "pages-2m": 0, "pages-1g": 0,
                   "second-level-table-bytes": 393216},
-          "pause-seconds": 0.0042, "live": false, "anomalies": 0
+          "pause-seconds": 0.0042, "live": false, "anomalies": 0,
+          "walk": {"seconds": 0.00061, "analysis-seconds": 0.0391,
+                   "table-bytes-per-second": 3686400000, "guest-collect-seconds": 0.0273}
         })");
     }
 
