@@ -4,6 +4,7 @@ mvmm_test(unit_kvm
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/x86_asm_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/binary_stats_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/cmdline_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/vcpu_cpuid_test.cpp
   DEPS mvmm_kvm
   LABELS unit)
 target_include_directories(unit_kvm PRIVATE ${PROJECT_SOURCE_DIR}/vmm/kvm)

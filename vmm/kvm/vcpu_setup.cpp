@@ -55,6 +55,13 @@ std::vector<kvm_cpuid_entry2> build_vcpu_cpuid(std::vector<kvm_cpuid_entry2> ent
             case 0x1f:
                 e.edx = index;  // x2APIC id
                 break;
+            case 0x8000001e:
+                // AMD: EAX the extended APIC id, EBX[7:0] the core id. Linux
+                // takes the initial APIC id from here where the CPU has
+                // TOPOEXT, and reports an APIC id mismatch if it is wrong.
+                e.eax = index;
+                e.ebx = (e.ebx & ~0xffU) | (index & 0xffU);
+                break;
             default:
                 break;
         }

@@ -13,7 +13,8 @@
 namespace mvmm::kvm {
 
 // KVM's supported CPUID, adjusted for vCPU `index` of `count`: the hypervisor
-// bit, the initial APIC id (leaf 1) and the x2APIC id (leaves 0xb, 0x1f).
+// bit, the initial APIC id (leaf 1), the x2APIC id (leaves 0xb, 0x1f) and the
+// AMD extended APIC id and core id (leaf 0x8000001e).
 std::vector<kvm_cpuid_entry2> build_vcpu_cpuid(std::vector<kvm_cpuid_entry2> entries,
                                                unsigned index, unsigned count);
 
