@@ -219,6 +219,58 @@ TEST(IntrospectionBackend, WithoutAProfileOnlyTheScanAnswers) {
     EXPECT_GT(acc["totals"]["walked-bytes"].get<std::uint64_t>(), 0U);
 }
 
+TEST(IntrospectionBackend, TheDirtyLogComesBackClassified) {
+    Guest g;
+    test::FakeEngine engine(g.mem.view(), g.kernel.registers(g.roots[0]));
+    IntrospectionBackend backend(engine, g.kernel.profile(), nullptr);
+    // The QEMU engine: no dirty log, and the reason.
+    EXPECT_EQ(error_class_of([&] { backend.dirty_mark(); }), ErrorClass::kvm_missing_cap);
+    EXPECT_EQ(error_class_of([&] { (void)backend.dirty_collect(); }), ErrorClass::kvm_missing_cap);
+
+    test::FakeKvm kvm;
+    engine.kvm_ = &kvm;
+    class EnginePart final : public control::KvmControl {
+      public:
+        nlohmann::json statistics() override { return {{"vm", 1}}; }
+        void dirty_log_mark() override { ADD_FAILURE() << "marked past the introspection"; }
+        nlohmann::json dirty_log_collect() override {
+            ADD_FAILURE() << "collected past the introspection";
+            return {};
+        }
+    } engine_part;
+    ClassifiedKvmControl control(engine_part, backend);
+    EXPECT_EQ(control.statistics(), json({{"vm", 1}}));
+    control.dirty_log_mark();
+    EXPECT_EQ(kvm.marks, 1);
+    // The shared PUD, a page of the region's data, and a page nothing maps.
+    kvm.dirty = {g.pud / kPage, g.data / kPage + 3, (g.data + 8 * kMiB) / kPage};
+    const auto r = control.dirty_log_collect();
+    EXPECT_EQ(r["count"], 3);
+    EXPECT_EQ(r["pfns"], json(kvm.dirty));
+    EXPECT_EQ(r["page-table-pages"]["pud"], 1) << r.dump();
+    EXPECT_EQ(r["page-table-pages"]["total"], 1);
+    EXPECT_EQ(r["user-data-pages"], 1);
+    EXPECT_EQ(r["other-pages"], 1);
+    EXPECT_GE(r["pause-seconds"].get<double>(), 0.0);
+}
+
+TEST(IntrospectionBackend, DirtyPagesComeBackEvenWhenNoWalkIsPossible) {
+    Guest g;
+    // No profile, and a vCPU not in long mode yet: nothing to walk from.
+    test::FakeEngine engine(g.mem.view(), SpecialRegisters{});
+    test::FakeKvm kvm;
+    engine.kvm_ = &kvm;
+    IntrospectionBackend backend(engine, std::nullopt, nullptr);
+    backend.dirty_mark();
+    kvm.dirty = {5, 6};
+    const auto r = backend.dirty_collect();
+    EXPECT_EQ(r["count"], 2);
+    EXPECT_EQ(r["pfns"], json({5, 6}));
+    EXPECT_TRUE(r["classification-absent"].is_string()) << r.dump();
+    EXPECT_TRUE(r["page-table-pages"].is_null());
+    EXPECT_EQ(engine.state(), RunState::running);
+}
+
 TEST(ControlReplies, ABrokenReportGivesEmptyRepliesNotACrash) {
     for (const auto& report : {json(nullptr), json::object(), json::array({1, 2}),
                                json::parse(R"({"mshare": {"regions": 3, "shared_puds": [{}]},

@@ -121,6 +121,7 @@ TEST(Introspector, KvmStatisticsAndDirtyPagesClassified) {
                  (s.data + 4 * kMiB) / 4096};
     const auto d = intro.dirty_report();
     EXPECT_EQ(d["pages"], 5);
+    EXPECT_EQ(d["pfns"].size(), 5U);
     EXPECT_EQ(d["page_table"]["pud"], 1);
     EXPECT_EQ(d["page_table"]["pte"], 1);
     EXPECT_EQ(d["page_table"]["pgd"], 1);

@@ -126,6 +126,7 @@ int run_vm(const RunOptions& options) {
     // Declared before the session: its services use these until the session
     // has stopped them.
     std::unique_ptr<guest_services::IntrospectionBackend> introspection;
+    std::unique_ptr<guest_services::ClassifiedKvmControl> kvm_control;
     control::ControlService* control_service = nullptr;
     std::unique_ptr<VmSession> session;
     try {
@@ -174,9 +175,16 @@ int run_vm(const RunOptions& options) {
     introspection = std::make_unique<guest_services::IntrospectionBackend>(
         session->engine(), std::move(profile), agent.get());
     auto control = std::make_unique<control::ControlService>(
-        *session, [&introspection, agent = agent.get()](VmSession&, control::ControlBackend& b) {
+        *session, [&introspection, &kvm_control, agent = agent.get()](VmSession&,
+                                                                      control::ControlBackend& b) {
             b.introspection = introspection.get();
             b.agent = agent;
+            // The dirty log comes back with each page classified by a walk.
+            if (b.kvm != nullptr) {
+                kvm_control =
+                    std::make_unique<guest_services::ClassifiedKvmControl>(*b.kvm, *introspection);
+                b.kvm = kvm_control.get();
+            }
         });
     control_service = control.get();
     session->add_service(std::move(control));

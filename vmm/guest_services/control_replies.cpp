@@ -204,4 +204,20 @@ json accounting_reply(const json& report) {
     return out;
 }
 
+json dirty_reply(const json& dirty_report) {
+    const auto pfns = member(dirty_report, "pfns");
+    json out{{"count", pfns.is_array() ? pfns.size() : 0},
+             {"pfns", pfns.is_array() ? pfns : json::array()},
+             {"page-table-pages", member(dirty_report, "page_table")},
+             {"kernel-page-table-pages", member(dirty_report, "kernel_page_table")},
+             {"user-data-pages", member(dirty_report, "user_data")},
+             {"other-pages", member(dirty_report, "other")},
+             {"interval-seconds", member(dirty_report, "interval_seconds")},
+             {"pause-seconds", member(dirty_report, "pause_seconds")}};
+    if (const auto why = member(dirty_report, "classification_error"); why.is_string()) {
+        out["classification-absent"] = why;
+    }
+    return out;
+}
+
 }  // namespace mvmm::guest_services

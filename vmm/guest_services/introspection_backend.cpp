@@ -12,7 +12,27 @@ using nlohmann::json;
 
 IntrospectionBackend::IntrospectionBackend(Engine& engine, std::optional<Profile> profile,
                                            AgentService* agent)
-    : introspector_(engine, std::move(profile)), agent_(agent) {}
+    : engine_(engine), introspector_(engine, std::move(profile)), agent_(agent) {}
+
+void IntrospectionBackend::require_kvm() const {
+    if (engine_.kvm() == nullptr) {
+        auto reason = engine_.kvm_absent_reason();
+        throw protocol::CommandError(
+            protocol::ErrorClass::kvm_missing_cap,
+            cat("the ", engine_.name(), " engine has no KVM statistics or dirty log",
+                reason.empty() ? std::string() : cat(": ", reason)));
+    }
+}
+
+void IntrospectionBackend::dirty_mark() {
+    require_kvm();
+    introspector_.dirty_mark();
+}
+
+json IntrospectionBackend::dirty_collect() {
+    require_kvm();
+    return dirty_reply(introspector_.dirty_report());
+}
 
 std::optional<GuestFigures> IntrospectionBackend::collect_guest_figures(std::string& why_not) {
     if (agent_ == nullptr) {

@@ -214,7 +214,20 @@ json Introspector::dirty_report(bool live) {
     AnalysisOptions opts;
     opts.leaf_bitmap = true;
     opts.scan_resident_only = true;
-    const auto analysis = analyze(input, opts);
+    Analysis analysis;
+    try {
+        analysis = analyze(input, opts);
+    } catch (const Error& e) {
+        // The pages were collected (and the log cleared): give them back
+        // unclassified rather than lose them, e.g. before the guest kernel runs.
+        const double pause = hold.release();
+        dirty_since_.emplace();
+        return {{"pages", pfns.size()},
+                {"pfns", pfns},
+                {"classification_error", e.what()},
+                {"pause_seconds", pause},
+                {"notes", notes}};
+    }
     const double pause = hold.release();
 
     walker::PerLevel tables{};
@@ -244,6 +257,7 @@ json Introspector::dirty_report(bool live) {
         return o;
     };
     json out{{"pages", pfns.size()},
+             {"pfns", pfns},
              {"interval_seconds", dirty_since_->seconds()},
              {"page_table", levels(tables)},
              {"kernel_page_table", levels(kernel_tables)},

@@ -28,4 +28,8 @@ nlohmann::json regions_reply(const nlohmann::json& report);
 // the totals; the host side; the KVM second-level MMU or why it is absent.
 nlohmann::json accounting_reply(const nlohmann::json& report);
 
+// mshare-dirty-log-collect from Introspector::dirty_report(): "count" and
+// "pfns", and what the pages are.
+nlohmann::json dirty_reply(const nlohmann::json& dirty_report);
+
 }  // namespace mvmm::guest_services

@@ -30,16 +30,39 @@ class IntrospectionBackend final : public control::IntrospectionControl {
     nlohmann::json mshare_regions() override;
     nlohmann::json accounting() override;
 
+    // The dirty log, classified by a walk (KVM engine): mark starts an
+    // interval, collect returns the written pages with what each one is.
+    // Throw CommandError(KVMMissingCap) on an engine without KVM.
+    void dirty_mark();
+    nlohmann::json dirty_collect();
+
     // The full report (docs/introspection.md). With `guest_figures`, the
     // agent's figures are collected first (if it answers).
     nlohmann::json report(bool guest_figures, bool scan = true);
 
   private:
     std::optional<GuestFigures> collect_guest_figures(std::string& why_not);
+    void require_kvm() const;
 
+    Engine& engine_;
     Introspector introspector_;
     AgentService* agent_;
     bool profile_checked_logged_ = false;
+};
+
+// The control socket's KVM part: statistics from the engine, the dirty log
+// classified by the IntrospectionBackend. Both must outlive it.
+class ClassifiedKvmControl final : public control::KvmControl {
+  public:
+    ClassifiedKvmControl(control::KvmControl& engine_part, IntrospectionBackend& introspection)
+        : engine_part_(engine_part), introspection_(introspection) {}
+    nlohmann::json statistics() override { return engine_part_.statistics(); }
+    void dirty_log_mark() override { introspection_.dirty_mark(); }
+    nlohmann::json dirty_log_collect() override { return introspection_.dirty_collect(); }
+
+  private:
+    control::KvmControl& engine_part_;
+    IntrospectionBackend& introspection_;
 };
 
 }  // namespace mvmm::guest_services

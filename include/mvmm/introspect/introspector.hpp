@@ -42,8 +42,9 @@ class Introspector {
 
     // Starts a dirty-log interval. Throws Error if the engine has no KVM view.
     void dirty_mark();
-    // The pages written since the mark, each classified with a fresh walk as
-    // a page table (by level), user data (mapped by a walked leaf) or other.
+    // The pages written since the mark (`pfns`, ascending as the engine gives
+    // them), each classified with a fresh walk as a page table (by level),
+    // user data (mapped by a walked leaf) or other; then starts a new interval.
     nlohmann::json dirty_report(bool live = false);
 
     // Saves guest RAM, the vCPUs' paging registers and `guest` figures to an
