@@ -38,8 +38,10 @@ _mvmm_ticker() {
     local name=$1 log=$2
     while sleep 60; do
         local mark
-        mark=$(grep -aoE '^\[ *[0-9]+%\]|^ *[0-9]+/[0-9]+ Test' "$log" 2>/dev/null | tail -n 1)
-        [ -n "$mark" ] || mark=$(tail -n 1 "$log" 2>/dev/null | cut -c1-100)
+        # (set -e and pipefail are inherited: a log without a mark must not
+        # end the ticker)
+        mark=$(grep -aoE '^\[ *[0-9]+%\]|^ *[0-9]+/[0-9]+ Test' "$log" 2>/dev/null | tail -n 1) || true
+        [ -n "$mark" ] || mark=$(tail -n 1 "$log" 2>/dev/null | cut -c1-100) || true
         say "  ... $name: still running; $mark"
     done
 }
@@ -57,11 +59,13 @@ step() {
     _mvmm_ticker "$name" "$log" &
     local ticker=$!
     if "$@" >"$log" 2>&1; then
-        kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
+        kill "$ticker" 2>/dev/null || true
+        wait "$ticker" 2>/dev/null || true
         say "$name: done in $(( $(date +%s) - start )) s"
     else
         local rc=$?
-        kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
+        kill "$ticker" 2>/dev/null || true
+        wait "$ticker" 2>/dev/null || true
         printf '\n--- last 40 lines of %s ---\n' "$log" >&2
         tail -n 40 "$log" >&2
         die "$name failed (exit $rc); full log: $log"
