@@ -108,6 +108,21 @@ TEST_F(Bridge, KeepsGuestOutputUntilAClientConnects) {
     EXPECT_EQ(read_some(client.get(), 21), "hello before connect\n");
 }
 
+// A client that hangs up and connects again at once (the agent service's
+// probe does that while it waits for the agent) is served, even when the
+// bridge sees the new connection before the old one's hang-up.
+TEST_F(Bridge, AClientThatReconnectsAtOnceIsServed) {
+    bridge_.start(uart_);
+    auto client = connect_to(path_);
+    for (int i = 0; i < 50; ++i) {
+        const std::string mark = std::to_string(i % 10);
+        guest_writes(mark);
+        ASSERT_EQ(read_some(client.get(), 1), mark) << "connection " << i << " was refused";
+        client.reset();
+        client = connect_to(path_);
+    }
+}
+
 TEST_F(Bridge, RefusesASecondClientAndAcceptsANewOneLater) {
     bridge_.start(uart_);
     auto first = connect_to(path_);

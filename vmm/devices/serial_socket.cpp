@@ -99,6 +99,18 @@ void SerialSocketBridge::close_client(const char* why) {
     }
 }
 
+bool SerialSocketBridge::client_hung_up() const {
+    pollfd p{client_fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) {
+        return false;
+    }
+    if ((p.revents & (POLLHUP | POLLERR)) != 0) {
+        return true;
+    }
+    char byte = 0;
+    return ::recv(client_fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 void SerialSocketBridge::run(const std::stop_token& stop) {
     std::array<std::uint8_t, 4096> buf{};
     while (!stop.stop_requested()) {
@@ -128,6 +140,11 @@ void SerialSocketBridge::run(const std::stop_token& stop) {
         if ((fds[0].revents & POLLIN) != 0) {
             UniqueFd fd(
                 ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+            // A client that hangs up and connects again at once shows up here
+            // before its hang-up is handled below: let the new one in.
+            if (fd && client_fd_ && client_hung_up()) {
+                close_client("hang-up");
+            }
             if (fd && client_fd_) {
                 log::warn("devices", "agent socket ", quote(path_.string()),
                           ": refused a second client (one is connected)");

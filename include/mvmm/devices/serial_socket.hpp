@@ -45,6 +45,8 @@ class SerialSocketBridge {
     void wake();
     void run(const std::stop_token& stop);
     void close_client(const char* why);
+    // Whether the connected client has closed its end (checked without blocking).
+    [[nodiscard]] bool client_hung_up() const;
 
     std::filesystem::path path_;
     UniqueFd listen_fd_;
