@@ -12,6 +12,7 @@
 #include <mvmm/introspect/synthetic_kernel.hpp>
 #include <mvmm/memory/memory_image.hpp>
 
+#include "support/shell.hpp"
 #include "support/temp_dir.hpp"
 
 namespace mvmm {
@@ -19,28 +20,13 @@ namespace {
 
 constexpr std::uint64_t kRegion = 0x0000'7f00'0000'0000ULL;
 
-struct Result {
-    int status = -1;
-    std::string out;
-};
+using Result = test::CommandResult;
 
 // Runs the binary; stderr is included in `out` unless `quiet`.
 Result run(const std::string& args, bool quiet = false) {
     const std::string cmd = std::string(MVMM_BINARY_DIR) + "/vmm/app/mshare-vmm " + args +
                             (quiet ? " 2>/dev/null" : " 2>&1");
-    Result r;
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (pipe == nullptr) {
-        return r;
-    }
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) {
-        r.out.append(buf.data(), n);
-    }
-    const int st = ::pclose(pipe);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+    return test::run_shell(cmd);
 }
 
 class InspectCli : public ::testing::Test {

@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/files.hpp"
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
 namespace {
@@ -23,15 +25,8 @@ namespace {
 using nlohmann::json;
 
 std::vector<std::string> seeds() {
-    std::vector<std::string> out;
-    const auto folder = std::filesystem::path(MVMM_SOURCE_DIR) / "fuzz" / "scenario" / "seeds";
-    for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-        std::ifstream in(entry.path(), std::ios::binary);
-        std::stringstream text;
-        text << in.rdbuf();
-        out.push_back(text.str());
-    }
-    return out;
+    return mvmm::test::read_files_in(std::filesystem::path(MVMM_SOURCE_DIR) / "fuzz" / "scenario" /
+                                     "seeds");
 }
 
 void run(const std::string& input) {

@@ -21,6 +21,8 @@
 
 #include "qemu/guest_artifacts.hpp"
 #include "scenario/xml_check.hpp"
+#include "support/files.hpp"
+#include "support/shell.hpp"
 #include "support/temp_dir.hpp"
 
 namespace mvmm::scenario {
@@ -31,32 +33,10 @@ using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-struct Result {
-    int status = -1;
-    std::string out;
-};
+using Result = test::CommandResult;
 
 Result run(const std::string& cmd) {
-    Result r;
-    FILE* pipe = ::popen((cmd + " </dev/null 2>&1").c_str(), "r");
-    if (pipe == nullptr) {
-        return r;
-    }
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) {
-        r.out.append(buf.data(), n);
-    }
-    const int st = ::pclose(pipe);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+    return test::run_shell(cmd + " </dev/null 2>&1");
 }
 
 // The step of `scenario` called `name`.
@@ -89,7 +69,7 @@ TEST(GuestScenario, SmokeRunsEndToEndAndReportsInJsonAndJunit) {
 
     // The shipped scenario, with this build's guest images.
     const auto shipped = std::filesystem::path(MVMM_SOURCE_DIR) / "configs/scenarios/smoke.json";
-    auto doc = json::parse(slurp(shipped));
+    auto doc = json::parse(test::read_file(shipped));
     json vm = {{"kernel", artifacts->kernel.string()},
                {"initramfs", initramfs.string()},
                {"memory_mib", 512},
@@ -107,7 +87,7 @@ TEST(GuestScenario, SmokeRunsEndToEndAndReportsInJsonAndJunit) {
 
     const auto r = run(std::string(MVMM_BINARY_DIR) + "/vmm/app/mshare-vmm scenario '" +
                        file.string() + "' -o '" + out.string() + "' --plain");
-    const auto report_text = slurp(out / "report.json");
+    const auto report_text = test::read_file(out / "report.json");
     ASSERT_FALSE(report_text.empty()) << "no report.json; the command said:\n" << r.out;
     const auto report = json::parse(report_text);
     ASSERT_EQ(report["scenarios"].size(), 1U);
@@ -140,11 +120,11 @@ TEST(GuestScenario, SmokeRunsEndToEndAndReportsInJsonAndJunit) {
 
     // The console log the report names is the guest's, and clean.
     const std::string console_log = s["console"]["log"];
-    EXPECT_THAT(slurp(console_log), HasSubstr("Run /init as init process"));
+    EXPECT_THAT(test::read_file(console_log), HasSubstr("Run /init as init process"));
     EXPECT_TRUE(s["console"]["findings"].empty()) << s["console"]["findings"].dump(2);
 
     // The JUnit report says the same.
-    const auto xml = slurp(out / "junit.xml");
+    const auto xml = test::read_file(out / "junit.xml");
     EXPECT_EQ(xmlcheck::check(xml), "");
     EXPECT_THAT(xml, HasSubstr(R"(<testsuite name="smoke" id="0" tests="1")"));
     EXPECT_THAT(xml, HasSubstr(R"(<testcase name="smoke")"));

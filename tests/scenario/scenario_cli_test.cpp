@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 
 #include "scenario/xml_check.hpp"
+#include "support/files.hpp"
+#include "support/shell.hpp"
 #include "support/temp_dir.hpp"
 
 namespace mvmm::scenario {
@@ -25,10 +27,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-    int status = -1;
-    std::string out;  // stdout and stderr
-};
+using Result = test::CommandResult;  // out: stdout and stderr
 
 std::string quoted(const std::filesystem::path& p) {
     return "'" + p.string() + "'";
@@ -38,26 +37,7 @@ std::string quoted(const std::filesystem::path& p) {
 Result run(const std::filesystem::path& dir, const std::string& args) {
     const std::string cmd = "cd " + quoted(dir) + " && " + MVMM_BINARY_DIR +
                             "/vmm/app/mshare-vmm " + args + " </dev/null 2>&1";
-    Result r;
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (pipe == nullptr) {
-        return r;
-    }
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) {
-        r.out.append(buf.data(), n);
-    }
-    const int st = ::pclose(pipe);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
-
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return test::run_shell(cmd);
 }
 
 class ScenarioCli : public ::testing::Test {
@@ -84,10 +64,10 @@ class ScenarioCli : public ::testing::Test {
     Result run(const std::string& args) { return scenario::run(dir_.path(), args); }
 
     json report(const std::string& out = "out") {
-        return json::parse(slurp(dir_.path() / out / "report.json"));
+        return json::parse(test::read_file(dir_.path() / out / "report.json"));
     }
     std::string junit(const std::string& out = "out") {
-        return slurp(dir_.path() / out / "junit.xml");
+        return test::read_file(dir_.path() / out / "junit.xml");
     }
 
     test::TempDir dir_;
@@ -227,7 +207,7 @@ TEST_F(ScenarioCli, AVmmThatEndsAtOnceIsAnErrorWithItsOutput) {
     EXPECT_THAT(failure, AllOf(HasSubstr("the VM did not start"), HasSubstr("status 3"),
                                HasSubstr("cannot open /dev/nothing")));
     // The VMM was asked to run the config the runner wrote for it.
-    const auto vm = json::parse(slurp(dir_.path() / "out/s/dies/vm.json"));
+    const auto vm = json::parse(test::read_file(dir_.path() / "out/s/dies/vm.json"));
     EXPECT_TRUE(vm["control_socket"].is_string());
     EXPECT_EQ(vm["console_log"], (dir_.path() / "out/s/dies/console.log").string());
     EXPECT_EQ(vm["kernel"], (dir_.path() / "img/bzImage").string());
@@ -262,8 +242,8 @@ TEST_F(ScenarioCli, ReportsGoWhereTheOptionsSay) {
     write("s.json", one_scenario("x", {{"base", "vm.json"}, {"kernel", "img/gone"}}));
     const auto r = run("scenario s.json -o out --junit j/ci.xml --json j/ci.json --plain");
     EXPECT_EQ(r.status, 0) << r.out;
-    EXPECT_EQ(xmlcheck::check(slurp(dir_.path() / "j/ci.xml")), "");
-    EXPECT_EQ(json::parse(slurp(dir_.path() / "j/ci.json"))["totals"]["skipped"], 1);
+    EXPECT_EQ(xmlcheck::check(test::read_file(dir_.path() / "j/ci.xml")), "");
+    EXPECT_EQ(json::parse(test::read_file(dir_.path() / "j/ci.json"))["totals"]["skipped"], 1);
     EXPECT_FALSE(std::filesystem::exists(dir_.path() / "out/junit.xml"));
 }
 
@@ -296,11 +276,11 @@ TEST_F(ScenarioCli, PlotDrawsAReportAndWritesItsTable) {
             "--title 'Page <tables>'");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_THAT(r.out, HasSubstr("pt-broken"));  // left out, and said so
-    const auto svg = slurp(dir_.path() / "chart.svg");
+    const auto svg = test::read_file(dir_.path() / "chart.svg");
     EXPECT_EQ(xmlcheck::check(svg), "");
     EXPECT_THAT(svg, AllOf(HasSubstr("<svg"), HasSubstr("Page &lt;tables&gt;"), HasSubstr("mshare"),
                            HasSubstr("shmem")));
-    const auto table = slurp(dir_.path() / "table.md");
+    const auto table = test::read_file(dir_.path() / "table.md");
     EXPECT_THAT(table, AllOf(HasSubstr("mshare"), HasSubstr("shmem"), HasSubstr("409600")));
     EXPECT_THAT(table, Not(HasSubstr("1000")));
 
